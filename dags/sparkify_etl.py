@@ -1,0 +1,113 @@
+"""
+# Sparkify ETL
+
+Loads one day of Sparkify listening events, and the song catalog, from S3 into the Redshift star
+schema: fact `songplays`, dimensions `users`, `songs`, `artists`, `time`.
+
+| step | what it does |
+|---|---|
+| `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied again only when they changed |
+| `load_songplays_fact` | one songplay per NextSong event of the day; the day is replaced, so re-runs never duplicate |
+| `load_dimensions` | `users` (latest level), `songs`, `artists`, `time`: upserts on their natural keys |
+| `run_quality_checks` | every table not empty, keys not null and unique, one songplay per NextSong event of the day |
+
+A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned table, so
+backfills of different days run in parallel. Trigger a day from the UI with its logical date, or
+backfill a range (Trigger → Backfill, or `airflow backfill create`).
+
+Configuration: connections `redshift` (Redshift, or Postgres locally) and `aws_credentials`;
+Airflow variables `sparkify_s3_bucket` (default `udacity-dend`), `sparkify_s3_region`
+(default `us-west-2`) and `sparkify_redshift_iam_role` (optional; without it the keys of
+`aws_credentials` are used).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, TaskGroup, chain
+from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
+
+from helpers.quality_checks import SONGPLAYS_RECONCILE, table_checks
+from helpers.tables import RUN_DAY_END, RUN_DAY_START, Role, tables
+from operators import DataQualityOperator, LoadDimensionOperator, LoadFactOperator, StageToRedshiftOperator
+
+S3_BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
+S3_REGION = "{{ var.value.get('sparkify_s3_region', 'us-west-2') }}"
+IAM_ROLE = "{{ var.value.get('sparkify_redshift_iam_role', '') }}"
+
+default_args = {
+    "owner": "sparkify",
+    "depends_on_past": False,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=5),
+    "email_on_retry": False,
+}
+
+with DAG(
+    dag_id="sparkify_etl",
+    description="Stage Sparkify events and songs from S3, load the star schema, check it.",
+    doc_md=__doc__,
+    # One run per UTC day, started once the day is over; its logical date is the day it loads.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2018, 11, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=3,
+    default_args=default_args,
+    tags=["sparkify", "redshift"],
+) as dag:
+    begin = EmptyOperator(task_id="begin_execution")
+
+    with TaskGroup("stage", tooltip="S3 → staging tables") as stage:
+        for spec in tables(Role.STAGING):
+            StageToRedshiftOperator(
+                task_id=f"stage_{spec.name.removeprefix('staging_')}",
+                table=spec.name,
+                s3_bucket=S3_BUCKET,
+                s3_key=spec.s3_key,
+                json_paths=spec.json_paths,
+                timeformat=spec.timeformat,
+                skip_unchanged=spec.skip_unchanged,
+                slice_column=spec.slice_column,
+                slice_start=RUN_DAY_START if spec.slice_column else None,
+                slice_end=RUN_DAY_END if spec.slice_column else None,
+                region=S3_REGION,
+                iam_role=IAM_ROLE,
+            )
+
+    (fact,) = tables(Role.FACT)
+    load_fact = LoadFactOperator(
+        task_id=f"load_{fact.name}_fact",
+        table=fact.name,
+        load=fact.load,
+        slice_column=fact.slice_column,
+        slice_start=RUN_DAY_START,
+        slice_end=RUN_DAY_END,
+    )
+
+    with TaskGroup("load_dimensions", tooltip="staging + fact → dimension tables") as load_dimensions:
+        for spec in tables(Role.DIMENSION):
+            LoadDimensionOperator(
+                task_id=f"load_{spec.name}_dim",
+                table=spec.name,
+                load=spec.load,
+                mode=spec.mode,
+                keys=spec.keys,
+                slice_start=RUN_DAY_START if spec.load.sliced else None,
+                slice_end=RUN_DAY_END if spec.load.sliced else None,
+            )
+
+    quality_checks = DataQualityOperator(
+        task_id="run_quality_checks",
+        checks=[
+            *(check for spec in (fact, *tables(Role.DIMENSION)) for check in table_checks(spec.name, spec.keys)),
+            SONGPLAYS_RECONCILE,
+        ],
+        slice_start=RUN_DAY_START,
+        slice_end=RUN_DAY_END,
+    )
+
+    end = EmptyOperator(task_id="end_execution")
+
+    chain(begin, stage, load_fact, load_dimensions, quality_checks, end)

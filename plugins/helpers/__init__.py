@@ -1,0 +1,1 @@
+"""SQL and database helpers shared by the Sparkify operators."""

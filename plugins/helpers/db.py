@@ -1,0 +1,139 @@
+"""Database plumbing shared by the operators: identifiers, the target's dialect, transactions.
+
+Every load runs as a list of steps in ONE transaction on one connection, so a failed step leaves
+the warehouse as it was. Steps are SQL statements with positional ``%s`` parameters (the paramstyle
+psycopg and redshift_connector share) or callables that get the open cursor (used to stream
+``COPY ... FROM STDIN`` on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from enum import Enum
+from typing import Any
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_REDSHIFT_HOST = re.compile(r"\.redshift(-serverless)?\.amazonaws\.com$")
+
+
+def quote_table(name: str) -> str:
+    """Return ``name`` ("table" or "schema.table") quoted, after checking it is a plain identifier."""
+    parts = name.split(".")
+    if len(parts) > 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
+        raise ValueError(
+            f"Invalid table name {name!r}: expected 'table' or 'schema.table' in lower case "
+            "letters, digits and underscores."
+        )
+    return ".".join(f'"{part}"' for part in parts)
+
+
+def quote_column(name: str) -> str:
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"Invalid column name {name!r}: expected lower case letters, digits and underscores.")
+    return f'"{name}"'
+
+
+def unquoted(table: str) -> str:
+    """The last part of a table name, for names of temporary tables and log lines."""
+    return table.rsplit(".", 1)[-1]
+
+
+class Dialect(str, Enum):
+    REDSHIFT = "redshift"
+    POSTGRES = "postgres"
+
+    def lock(self, table: str) -> str:
+        """Serialise writers of ``table`` for the rest of the transaction, leaving readers alone.
+
+        Redshift's LOCK has no modes (and taking it avoids serializable-isolation aborts, as AWS
+        advises); on PostgreSQL SHARE ROW EXCLUSIVE conflicts with itself but not with SELECTs.
+        """
+        if self is Dialect.REDSHIFT:
+            return f"LOCK {quote_table(table)}"
+        return f"LOCK TABLE {quote_table(table)} IN SHARE ROW EXCLUSIVE MODE"
+
+
+def dialect_of(conn_type: str | None, host: str | None) -> Dialect:
+    """Redshift for ``redshift`` connections and for postgres-type ones pointing at a Redshift host."""
+    if conn_type == "redshift" or (host and _REDSHIFT_HOST.search(host.strip().lower())):
+        return Dialect.REDSHIFT
+    if conn_type in ("postgres", "postgresql"):
+        return Dialect.POSTGRES
+    raise ValueError(
+        f"Connection type {conn_type!r} is not supported: use a 'redshift' connection for Amazon "
+        "Redshift or a 'postgres' one for PostgreSQL (the local stack)."
+    )
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: tuple[Any, ...] = ()
+    redacted: str | None = None
+    """What the logs show instead of ``sql`` when it carries credentials."""
+
+    def __str__(self) -> str:
+        return self.redacted or self.sql
+
+
+Step = Statement | Callable[[Any], None]
+
+
+def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> None:
+    """Run ``steps`` in one transaction on a new connection from ``hook``; roll back on any error."""
+    with closing(hook.get_conn()) as conn:
+        conn.autocommit = False
+        try:
+            with closing(conn.cursor()) as cursor:
+                for step in steps:
+                    if isinstance(step, Statement):
+                        log.info("Running: %s%s", step, f" with {step.params}" if step.params else "")
+                        cursor.execute(step.sql, step.params or None)
+                        if cursor.rowcount is not None and cursor.rowcount >= 0:
+                            log.info("%s row(s) affected", cursor.rowcount)
+                    else:
+                        step(cursor)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+@dataclass(frozen=True)
+class TimeSlice:
+    """A half-open range [start, end) of naive UTC timestamps: the part of a table one run owns."""
+
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, start: str | date | datetime, end: str | date | datetime) -> TimeSlice:
+        lower, upper = _as_utc(start, "slice_start"), _as_utc(end, "slice_end")
+        if lower >= upper:
+            raise ValueError(f"Empty slice: slice_start {lower} is not before slice_end {upper}.")
+        return cls(lower, upper)
+
+    @property
+    def params(self) -> tuple[datetime, datetime]:
+        return (self.start, self.end)
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat(sep=' ')}, {self.end.isoformat(sep=' ')})"
+
+
+def _as_utc(value: str | date | datetime, name: str) -> datetime:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not an ISO date or timestamp.") from None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+

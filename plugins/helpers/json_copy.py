@@ -1,0 +1,365 @@
+"""Redshift's ``COPY ... FORMAT AS JSON`` rules, applied in Python for PostgreSQL targets.
+
+PostgreSQL's COPY reads only text, CSV and binary rows, and no maintained library maps JSON
+documents onto table columns the way Redshift does (its JSONPaths subset, ``'auto'`` matching,
+TIMEFORMAT, numbers loaded into strings), so this module does it, following the AWS "COPY from
+JSON format" documentation. The rows it builds are written with psycopg's ``COPY ... FROM STDIN``,
+so the local stack stages the same rows Redshift would, one document at a time.
+
+Every error names the S3 object, the line and the column, so a bad file is found without guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+_EPOCH = datetime(1970, 1, 1)
+_TEXT_TYPES = {"character varying", "character", "text"}
+_INT_TYPES = {"smallint", "integer", "bigint"}
+_FLOAT_TYPES = {"double precision", "real", "numeric"}
+_TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
+TIME_FORMATS = ("auto", "epochmillisecs", "epochsecs")
+# Redshift COPY options this module applies; any other option has no local equivalent.
+SUPPORTED_OPTIONS = ("BLANKSASNULL", "EMPTYASNULL", "TRUNCATECOLUMNS")
+# Options that only tune Redshift's own work and change no row.
+NEUTRAL_OPTIONS = ("COMPUPDATE OFF", "STATUPDATE OFF", "COMPUPDATE ON", "STATUPDATE ON")
+
+
+class JsonCopyError(ValueError):
+    """A document that COPY would reject, with where it is and why."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    data_type: str
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    timeformat: str = "auto"
+    blanks_as_null: bool = False
+    empty_as_null: bool = False
+    truncate_columns: bool = False
+
+    @classmethod
+    def from_redshift(cls, timeformat: str, options: Iterable[str]) -> CopyOptions:
+        """Read the Redshift COPY options; refuse those whose effect cannot be reproduced here."""
+        if timeformat.lower() not in TIME_FORMATS:
+            raise ValueError(f"TIMEFORMAT {timeformat!r} is not supported locally; use one of {TIME_FORMATS}.")
+        flags = {" ".join(option.upper().split()) for option in options}
+        unknown = flags - set(SUPPORTED_OPTIONS) - set(NEUTRAL_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"COPY option(s) {sorted(unknown)} have no local equivalent; supported locally: "
+                f"{', '.join(SUPPORTED_OPTIONS + NEUTRAL_OPTIONS)}."
+            )
+        return cls(
+            timeformat=timeformat.lower(),
+            blanks_as_null="BLANKSASNULL" in flags,
+            empty_as_null="EMPTYASNULL" in flags,
+            truncate_columns="TRUNCATECOLUMNS" in flags,
+        )
+
+
+# --- JSONPaths -----------------------------------------------------------------------------------
+
+_PATH_STEP = re.compile(
+    r"""\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)      # .name
+      | \[\s*'(?P<single>(?:[^'\\]|\\.)*)'\s*\]  # ['name']
+      | \[\s*"(?P<double>(?:[^"\\]|\\.)*)"\s*\]  # ["name"]
+      | \[\s*(?P<index>\d+)\s*\]                 # [0]
+    """,
+    re.VERBOSE,
+)
+
+PathStep = str | int
+
+
+def parse_jsonpath(expression: str) -> tuple[PathStep, ...]:
+    """``$['a']['b'][0]`` or ``$.a.b[0]`` -> ``('a', 'b', 0)`` (Redshift's JSONPath subset)."""
+    text = expression.strip()
+    if not text.startswith("$"):
+        raise ValueError(f"JSONPath {expression!r} must start with '$'.")
+    steps: list[PathStep] = []
+    position = 1
+    while position < len(text):
+        match = _PATH_STEP.match(text, position)
+        if not match:
+            raise ValueError(f"JSONPath {expression!r} is invalid at character {position + 1}: {text[position:]!r}.")
+        if match["index"] is not None:
+            steps.append(int(match["index"]))
+        else:
+            name = match["name"] or match["single"] or match["double"] or ""
+            steps.append(re.sub(r"\\(.)", r"\1", name))
+        position = match.end()
+    if not steps:
+        raise ValueError(f"JSONPath {expression!r} selects the whole document; name an element.")
+    return tuple(steps)
+
+
+def parse_jsonpaths_file(text: str, source: str) -> list[tuple[PathStep, ...]]:
+    """The expressions of a JSONPaths file (``{"jsonpaths": [...]}``), in column order."""
+    try:
+        document = json.loads(text)
+        expressions = document["jsonpaths"]
+        if not isinstance(expressions, list) or not all(isinstance(e, str) for e in expressions):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise JsonCopyError(f"{source}: not a JSONPaths file: expected {{\"jsonpaths\": [\"$['field']\", ...]}}.") from None
+    try:
+        return [parse_jsonpath(expression) for expression in expressions]
+    except ValueError as error:
+        raise JsonCopyError(f"{source}: {error}") from None
+
+
+def _path_getter(path: tuple[PathStep, ...]) -> Callable[[dict], Any]:
+    if len(path) == 1 and isinstance(path[0], str):
+        key = path[0]
+        return lambda document: document.get(key)
+
+    def get(document: dict) -> Any:
+        node: Any = document
+        for step in path:
+            if isinstance(step, int):
+                node = node[step] if isinstance(node, list) and step < len(node) else None
+            else:
+                node = node.get(step) if isinstance(node, dict) else None
+            if node is None:
+                return None
+        return node
+
+    return get
+
+
+def _auto_getter(column: str, ignore_case: bool) -> Callable[[dict], Any]:
+    if not ignore_case:
+        return lambda document: document.get(column)
+
+    def get(document: dict) -> Any:
+        for key, value in document.items():
+            if key.lower() == column:
+                return value
+        return None
+
+    return get
+
+
+# --- documents -----------------------------------------------------------------------------------
+
+
+def iter_documents(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)`` for each JSON object in ``lines``.
+
+    Like Redshift, accepts objects one per line (the fast path) or spread over several lines, or
+    several on one line, separated by whitespace.
+    """
+    decode = msgspec.json.Decoder().decode
+    pending = ""
+    pending_line = 0
+    line_no = 0
+    for line_no, line in enumerate(lines, 1):
+        if not pending:
+            stripped = line.strip()
+            if not stripped:
+                continue
+            try:
+                yield line_no, _as_object(decode(stripped), source, line_no)
+                continue
+            except msgspec.DecodeError:
+                pending_line = line_no
+        pending += _utf8(line, source, line_no) + "\n"
+        pending, pending_line, documents = _drain(pending, pending_line, source)
+        yield from documents
+    if pending.strip():
+        raise JsonCopyError(
+            f"{source}, line {pending_line}: the JSON document starting here is not complete "
+            f"at the end of the file (line {line_no})."
+        )
+
+
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _drain(pending: str, first_line: int, source: str) -> tuple[str, int, list[tuple[int, dict]]]:
+    """Decode the complete documents at the front of ``pending``; keep an unfinished one."""
+    documents = []
+    position = 0
+    while True:
+        while position < len(pending) and pending[position].isspace():
+            position += 1
+        if position == len(pending):
+            return "", 0, documents
+        line = first_line + pending.count("\n", 0, position)
+        try:
+            value, position = _raw_decode(pending, position)
+        except json.JSONDecodeError as error:
+            if pending[error.pos:].strip():
+                raise JsonCopyError(f"{source}, line {error.lineno + first_line - 1}: invalid JSON: {error.msg}.") from None
+            return pending[position:], line, documents  # unfinished: wait for more lines
+        documents.append((line, _as_object(value, source, line)))
+
+
+def _utf8(line: bytes, source: str, line_no: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise JsonCopyError(f"{source}, line {line_no}: not valid UTF-8 ({error.reason} at byte {error.start}).") from None
+
+
+def _as_object(value: Any, source: str, line_no: int) -> dict:
+    if not isinstance(value, dict):
+        raise JsonCopyError(f"{source}, line {line_no}: expected a JSON object, found {type(value).__name__}.")
+    return value
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+
+class RowBuilder:
+    """Turns JSON objects into rows for ``columns``, as Redshift's COPY would load them."""
+
+    def __init__(
+        self,
+        columns: list[Column],
+        jsonpaths: list[tuple[PathStep, ...]] | None,
+        options: CopyOptions,
+        *,
+        ignore_case: bool = False,
+    ) -> None:
+        if jsonpaths is not None and len(jsonpaths) != len(columns):
+            raise JsonCopyError(
+                f"The JSONPaths file has {len(jsonpaths)} expressions but the table has {len(columns)} "
+                f"columns ({', '.join(c.name for c in columns)}); they must match one to one."
+            )
+        getters = (
+            [_path_getter(path) for path in jsonpaths]
+            if jsonpaths is not None
+            else [_auto_getter(column.name, ignore_case) for column in columns]
+        )
+        self.columns = columns
+        self._fields = [(column, getter, _converter(column, options)) for column, getter in zip(columns, getters)]
+
+    def build(self, document: dict, source: str, line_no: int) -> tuple:
+        row = []
+        for column, get, convert in self._fields:
+            value = get(document)
+            try:
+                row.append(None if value is None else convert(value))
+            except (TypeError, ValueError, OverflowError) as error:
+                raise JsonCopyError(
+                    f"{source}, line {line_no}: column {column.name} ({column.data_type}): "
+                    f"cannot load {_preview(value)}: {error}"
+                ) from None
+        return tuple(row)
+
+
+def _preview(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _converter(column: Column, options: CopyOptions) -> Callable[[Any], Any]:
+    data_type = column.data_type
+    if data_type in _TEXT_TYPES:
+        return _text_converter(column, options)
+    if data_type in _INT_TYPES:
+        return _to_int
+    if data_type in _FLOAT_TYPES:
+        return _to_float
+    if data_type in _TIMESTAMP_TYPES:
+        return _timestamp_converter(options.timeformat)
+    if data_type == "date":
+        return _to_date
+    if data_type == "boolean":
+        return _to_bool
+    raise JsonCopyError(f"Column {column.name} has type {data_type!r}, which COPY from JSON does not load here.")
+
+
+def _text_converter(column: Column, options: CopyOptions) -> Callable[[Any], Any]:
+    limit = column.max_length
+
+    def convert(value: Any) -> str | None:
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            text = repr(value)  # Redshift keeps the number's digits as written; repr round-trips them
+        else:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if (options.empty_as_null and text == "") or (options.blanks_as_null and text.strip() == ""):
+            return None
+        if "\x00" in text:
+            raise ValueError("NUL characters cannot be stored")
+        if limit is not None and len(text) > limit:
+            if not options.truncate_columns:
+                raise ValueError(f"{len(text)} characters exceed the column's {limit} (COPY option TRUNCATECOLUMNS cuts them)")
+            text = text[:limit]
+        return text
+
+    return convert
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    if isinstance(value, str):
+        return int(value.strip())
+    if isinstance(value, int):
+        return value
+    raise TypeError(f"a JSON {type(value).__name__} is not a number")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"a JSON {type(value).__name__} is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _timestamp_converter(timeformat: str) -> Callable[[Any], datetime]:
+    unit = {"epochmillisecs": "milliseconds", "epochsecs": "seconds"}.get(timeformat)
+
+    def convert(value: Any) -> datetime:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if unit is None:
+                raise ValueError("a number needs TIMEFORMAT 'epochmillisecs' or 'epochsecs'")
+            return _EPOCH + timedelta(**{unit: value})
+        if isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip())
+            return parsed if parsed.tzinfo is None else parsed.replace(tzinfo=None) - parsed.utcoffset()
+        raise TypeError(f"a JSON {type(value).__name__} is not a timestamp")
+
+    return convert
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, str):
+        return date.fromisoformat(value.strip())
+    raise TypeError(f"a JSON {type(value).__name__} is not a date")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "t", "f", "1", "0"):
+        return value.strip().lower() in ("true", "t", "1")
+    if isinstance(value, int):
+        return value != 0
+    raise TypeError(f"{value!r} is not a boolean")

@@ -1,0 +1,78 @@
+"""The Sparkify tables, one entry each: what the DAG stages, loads and checks.
+
+Adding a table is adding an entry here (and its DDL to create_tables.sql); the DAG builds its
+tasks from this list. Values in ``{{ }}`` are Airflow templates rendered for each run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from helpers import sql_queries
+from helpers.loads import LoadMode
+from helpers.sql_queries import TableLoad
+
+
+class Role(str, Enum):
+    STAGING = "staging"
+    FACT = "fact"
+    DIMENSION = "dimension"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    role: Role
+    keys: tuple[str, ...] = ()
+    """Natural key: unique and not null (checked), and the match of an upsert."""
+    load: TableLoad | None = None
+    """Fact and dimension tables: the SELECT that builds them (helpers.sql_queries)."""
+    mode: LoadMode = LoadMode.APPEND
+    slice_column: str | None = None
+    """Timestamp column partitioned by run: a run replaces only its own day in it."""
+    s3_key: str | None = None
+    """Staging tables: key or prefix in the source bucket (templated)."""
+    json_paths: str = "auto"
+    timeformat: str = "auto"
+    skip_unchanged: bool = False
+    """Staging tables loaded whole: skip the copy while the source objects are unchanged."""
+    suite: str | None = None
+    """Great Expectations suite validating the table."""
+
+
+# The day a run loads: its logical date, in UTC, as [ds, ds + 1 day).
+RUN_DAY_START = "{{ ds }}"
+RUN_DAY_END = "{{ macros.ds_add(ds, 1) }}"
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "staging_events",
+        Role.STAGING,
+        s3_key="log_data/{{ macros.ds_format(ds, '%Y-%m-%d', '%Y/%m') }}/{{ ds }}-events.json",
+        json_paths="log_json_path.json",
+        timeformat="epochmillisecs",
+        slice_column="ts",
+        suite="staging_events",
+    ),
+    TableSpec("staging_songs", Role.STAGING, s3_key="song_data/", skip_unchanged=True, suite="staging_songs"),
+    TableSpec(
+        "songplays",
+        Role.FACT,
+        keys=("songplay_id",),
+        load=sql_queries.SONGPLAYS,
+        mode=LoadMode.APPEND,
+        slice_column="start_time",
+        suite="songplays",
+    ),
+    TableSpec("users", Role.DIMENSION, keys=("user_id",), load=sql_queries.USERS, mode=LoadMode.UPSERT, suite="users"),
+    TableSpec("songs", Role.DIMENSION, keys=("song_id",), load=sql_queries.SONGS, mode=LoadMode.UPSERT, suite="songs"),
+    TableSpec(
+        "artists", Role.DIMENSION, keys=("artist_id",), load=sql_queries.ARTISTS, mode=LoadMode.UPSERT, suite="artists"
+    ),
+    TableSpec("time", Role.DIMENSION, keys=("start_time",), load=sql_queries.TIME, mode=LoadMode.UPSERT, suite="time"),
+)
+
+
+def tables(role: Role) -> list[TableSpec]:
+    return [spec for spec in TABLES if spec.role is role]

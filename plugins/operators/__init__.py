@@ -1,0 +1,8 @@
+"""The Sparkify operators (the plugins folder is on Airflow's sys.path)."""
+
+from operators.data_quality import DataQualityOperator, SqlCheck
+from operators.load_dimension import LoadDimensionOperator
+from operators.load_fact import LoadFactOperator
+from operators.stage_redshift import StageToRedshiftOperator
+
+__all__ = ["DataQualityOperator", "LoadDimensionOperator", "LoadFactOperator", "SqlCheck", "StageToRedshiftOperator"]

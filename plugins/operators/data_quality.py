@@ -1,0 +1,66 @@
+"""DataQualityOperator: run SQL checks against the warehouse, report every failure at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from helpers.db import TimeSlice
+from helpers.quality_checks import COMPARATORS, SqlCheck
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+class DataQualityOperator(BaseOperator):
+    """Run ``checks``; when any fails, fail the task listing each (table, check, expected, got).
+
+    A failed check is a fact about the data, so the task fails without retrying; an error while
+    running a check (lost connection, bad SQL) is raised as is and retried.
+
+    :param checks: the ``SqlCheck`` list.
+    :param slice_start: start of the run's slice, for sliced checks (templated).
+    :param slice_end: end of the run's slice, exclusive (templated).
+    :param redshift_conn_id: the warehouse connection.
+    """
+
+    template_fields: Sequence[str] = ("slice_start", "slice_end")
+    ui_color = "#89DA59"
+
+    def __init__(
+        self,
+        *,
+        checks: Sequence[SqlCheck],
+        slice_start: str | None = None,
+        slice_end: str | None = None,
+        redshift_conn_id: str = "redshift",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not checks:
+            raise ValueError("DataQualityOperator needs at least one check.")
+        self.checks = list(checks)
+        self.slice_start = slice_start
+        self.slice_end = slice_end
+        self.redshift_conn_id = redshift_conn_id
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        hook = BaseHook.get_connection(self.redshift_conn_id).get_hook()
+        sliced = any(check.sliced for check in self.checks)
+        params = TimeSlice.parse(self.slice_start, self.slice_end).params if sliced else ()
+        results = []
+        for check in self.checks:
+            row = hook.get_first(check.sql, parameters=params if check.sliced else None)
+            got = row[0] if row else None
+            passed = got is not None and COMPARATORS[check.comparator](got, check.expected)
+            self.log.info("%s %s.%s: got %r, expected %s %r", "PASS" if passed else "FAIL",
+                          check.table, check.name, got, check.comparator, check.expected)
+            results.append({"table": check.table, "check": check.name, "expected": f"{check.comparator} {check.expected!r}",
+                            "got": got, "passed": passed})
+        failures = [r for r in results if not r["passed"]]
+        if failures:
+            lines = "\n".join(f"  - {r['table']}: {r['check']}: expected {r['expected']}, got {r['got']!r}" for r in failures)
+            raise AirflowFailException(f"{len(failures)} of {len(results)} data quality check(s) failed:\n{lines}")
+        return results

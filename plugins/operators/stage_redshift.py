@@ -1,0 +1,341 @@
+"""StageToRedshiftOperator: load JSON objects from S3 into a staging table, replacing one slice.
+
+On Amazon Redshift this is ``COPY ... FORMAT AS JSON`` from S3. On PostgreSQL (the local stack)
+the same objects are streamed from S3 and loaded with ``COPY ... FROM STDIN`` after applying the
+same JSONPaths and TIMEFORMAT rules (``helpers.json_copy``), so both targets stage the same rows.
+
+Either way the load is one transaction: the objects go into a temporary table, the slice the run
+owns is deleted from the staging table, and the new rows are inserted. A run of day D therefore
+replaces only D's rows, and runs of different days can load in parallel without seeing each other.
+Objects holding rows outside the slice fail the task (no row is dropped silently).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from helpers.db import (
+    Dialect,
+    Statement,
+    Step,
+    TimeSlice,
+    dialect_of,
+    quote_column,
+    quote_table,
+    run_in_transaction,
+    unquoted,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+
+
+class StageToRedshiftOperator(BaseOperator):
+    """Stage JSON from ``s3://s3_bucket/s3_key`` into ``table``.
+
+    :param table: staging table ("table" or "schema.table").
+    :param s3_bucket: bucket holding the data.
+    :param s3_key: key or key prefix of the objects to load (templated, e.g. built from ``ds``).
+    :param json_paths: ``"auto"``, ``"auto ignorecase"``, or a JSONPaths file as ``s3://bucket/key`` or
+        as a key in ``s3_bucket``.
+    :param slice_column: timestamp column whose range [slice_start, slice_end) this run replaces;
+        ``None`` replaces the whole table (for a source that is always loaded in full).
+    :param slice_start: start of the slice, an ISO date or timestamp (templated).
+    :param slice_end: end of the slice, exclusive (templated).
+    :param timeformat: Redshift TIMEFORMAT for timestamp columns: ``auto``, ``epochmillisecs``, ``epochsecs``.
+    :param region: region of the bucket, for Redshift's COPY (templated).
+    :param iam_role: IAM role ARN Redshift assumes to read S3 (templated); without it, the keys of
+        ``aws_conn_id`` are passed in the COPY's CREDENTIALS (never logged).
+    :param skip_unchanged: for a whole-table load (no ``slice_column``): skip the copy when the source
+        objects (keys, ETags, sizes) are those of the last load, as recorded in ``staging_manifest``.
+        Copying a catalog of many small files is slow on Redshift and locally alike.
+    :param copy_options: extra Redshift COPY options, e.g. ``["BLANKSASNULL"]``. On PostgreSQL only
+        options with a local equivalent are accepted (see ``helpers.json_copy``).
+    :param redshift_conn_id: the warehouse: a ``redshift`` connection, or ``postgres`` for the local stack.
+    :param aws_conn_id: the AWS connection used to read S3 (locally: its ``endpoint_url`` extra).
+    """
+
+    template_fields: Sequence[str] = (
+        "s3_bucket", "s3_key", "json_paths", "slice_start", "slice_end", "region", "iam_role",
+    )
+    ui_color = "#358140"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        s3_bucket: str,
+        s3_key: str,
+        json_paths: str = "auto",
+        slice_column: str | None = None,
+        slice_start: str | None = None,
+        slice_end: str | None = None,
+        timeformat: str = "auto",
+        region: str | None = None,
+        iam_role: str | None = None,
+        skip_unchanged: bool = False,
+        copy_options: Sequence[str] = (),
+        redshift_conn_id: str = "redshift",
+        aws_conn_id: str = "aws_credentials",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        quote_table(table)
+        if slice_column is not None:
+            quote_column(slice_column)
+            if slice_start is None or slice_end is None:
+                raise ValueError(f"{table}: slice_column needs slice_start and slice_end.")
+            if skip_unchanged:
+                raise ValueError(f"{table}: skip_unchanged is for whole-table loads; a slice is always reloaded.")
+        self.table = table
+        self.s3_bucket = s3_bucket
+        self.s3_key = s3_key
+        self.json_paths = json_paths
+        self.slice_column = slice_column
+        self.slice_start = slice_start
+        self.slice_end = slice_end
+        self.timeformat = timeformat
+        self.region = region
+        self.iam_role = iam_role
+        self.skip_unchanged = skip_unchanged
+        self.copy_options = list(copy_options)
+        self.redshift_conn_id = redshift_conn_id
+        self.aws_conn_id = aws_conn_id
+
+    # --- SQL ---------------------------------------------------------------------------------
+
+    @property
+    def load_table(self) -> str:
+        """The temporary table the objects are copied into before they replace the slice."""
+        return f"{unquoted(self.table)}__load"
+
+    def time_slice(self) -> TimeSlice | None:
+        if self.slice_column is None:
+            return None
+        return TimeSlice.parse(self.slice_start, self.slice_end)
+
+    def _source_uri(self) -> str:
+        if not self.s3_bucket or not set(self.s3_bucket) <= _BUCKET_CHARS:
+            raise ValueError(f"Invalid S3 bucket name {self.s3_bucket!r}.")
+        return f"s3://{self.s3_bucket}/{self.s3_key.lstrip('/')}"
+
+    def _jsonpaths_uri(self) -> str | None:
+        """The JSONPaths file as an s3:// URI, or None for 'auto'."""
+        if self.json_paths.strip().lower() in ("auto", "auto ignorecase"):
+            return None
+        if self.json_paths.startswith("s3://"):
+            return self.json_paths
+        return f"s3://{self.s3_bucket}/{self.json_paths.lstrip('/')}"
+
+    def _build_copy_query(self, credentials: str, *, redact: bool = False) -> str:
+        jsonpaths = self._jsonpaths_uri()
+        json_format = _literal(jsonpaths) if jsonpaths else _literal(self.json_paths.strip().lower())
+        lines = [
+            f"COPY {quote_table(self.load_table)}",
+            f"FROM {_literal(self._source_uri())}",
+            "CREDENTIALS '***'" if redact else credentials,
+            f"FORMAT AS JSON {json_format}",
+            f"TIMEFORMAT {_literal(self.timeformat)}",
+        ]
+        if self.region:
+            lines.append(f"REGION {_literal(self.region)}")
+        lines.extend(self.copy_options)
+        return "\n".join(lines)
+
+    def _replace_slice(self, time_slice: TimeSlice | None) -> list[Statement]:
+        target, load = quote_table(self.table), quote_table(self.load_table)
+        if time_slice is None:
+            return [Statement(f"DELETE FROM {target}"), Statement(f"INSERT INTO {target} SELECT * FROM {load}")]
+        column = quote_column(self.slice_column)
+        return [
+            Statement(f"DELETE FROM {target} WHERE {column} >= %s AND {column} < %s", time_slice.params),
+            Statement(f"INSERT INTO {target} SELECT * FROM {load}"),
+        ]
+
+    def build_steps(
+        self, dialect: Dialect, load_step: Step, time_slice: TimeSlice | None, manifest: Manifest | None = None
+    ) -> list[Step]:
+        """The transaction: lock, temporary table, ``load_step`` fills it, checks, slice replaced."""
+        load = quote_table(self.load_table)
+        steps: list[Step] = [
+            Statement(dialect.lock(self.table)),
+            Statement(f"CREATE TEMPORARY TABLE {load} (LIKE {quote_table(self.table)})"),
+            load_step,
+        ]
+        if time_slice is not None:
+            steps.append(_SliceGuard(self, time_slice))
+        steps.extend(self._replace_slice(time_slice))
+        if manifest is not None:
+            steps.extend(manifest.record(self.table, self.load_table))
+        steps.append(Statement(f"DROP TABLE {load}"))
+        return steps
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> None:
+        connection = BaseHook.get_connection(self.redshift_conn_id)
+        dialect = dialect_of(connection.conn_type, connection.host)
+        hook = connection.get_hook()
+        time_slice = self.time_slice()
+        self.log.info(
+            "Staging %s into %s (%s) for slice %s", self._source_uri(), self.table, dialect.value,
+            time_slice or "(whole table)",
+        )
+        manifest = None
+        if self.skip_unchanged:
+            manifest = self._source_manifest()
+            last = hook.get_first(Manifest.last_load(self.table), parameters=(self.table,))
+            if last and last[:2] == (manifest.source, manifest.fingerprint) and last[3] == last[4]:
+                self.log.info(
+                    "%s is unchanged since its load at %s (%d objects, fingerprint %s) and %s still holds "
+                    "its %d rows: nothing to copy.",
+                    manifest.source, last[2], manifest.objects, manifest.fingerprint, self.table, last[3],
+                )
+                return
+        load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
+        steps = self.build_steps(dialect, load_step, time_slice, manifest)
+        run_in_transaction(hook, steps, self.log)
+        self.log.info("Staged %s into %s", self._source_uri(), self.table)
+
+    def _source_manifest(self) -> Manifest:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        digest, objects = hashlib.md5(usedforsecurity=False), 0
+        listing = S3Hook(aws_conn_id=self.aws_conn_id).iter_file_metadata(
+            prefix=self.s3_key.lstrip("/"), bucket_name=self.s3_bucket
+        )
+        for item in listing:
+            digest.update(f"{item['Key']}\0{item.get('ETag', '')}\0{item['Size']}\n".encode())
+            objects += 1
+        return Manifest(self._source_uri(), digest.hexdigest(), objects)
+
+    def _redshift_copy(self) -> Statement:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow.providers.amazon.aws.utils.redshift import build_credentials_block
+        from airflow.sdk.log import mask_secret
+
+        if self.iam_role:
+            credentials = f"IAM_ROLE {_literal(self.iam_role)}"
+        else:
+            block = build_credentials_block(S3Hook(aws_conn_id=self.aws_conn_id).get_credentials())
+            mask_secret(block)
+            credentials = f"CREDENTIALS {_literal(block)}"
+        return Statement(self._build_copy_query(credentials), redacted=self._build_copy_query("", redact=True))
+
+    def _postgres_copy(self, cursor: Any) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        from helpers import json_copy
+        from helpers.s3_objects import iter_object_lines
+
+        s3 = S3Hook(aws_conn_id=self.aws_conn_id)
+        columns = _table_columns(cursor, self.table)
+        jsonpaths_uri = self._jsonpaths_uri()
+        jsonpaths = None
+        if jsonpaths_uri:
+            bucket, _, key = jsonpaths_uri.removeprefix("s3://").partition("/")
+            jsonpaths = json_copy.parse_jsonpaths_file(s3.read_key(key, bucket), jsonpaths_uri)
+        options = json_copy.CopyOptions.from_redshift(self.timeformat, self.copy_options)
+        builder = json_copy.RowBuilder(
+            columns, jsonpaths, options, ignore_case=self.json_paths.strip().lower() == "auto ignorecase"
+        )
+        column_list = ", ".join(quote_column(column.name) for column in columns)
+        objects = rows = 0
+        try:
+            with cursor.copy(f"COPY {quote_table(self.load_table)} ({column_list}) FROM STDIN") as copy:
+                for key, lines in iter_object_lines(s3, self.s3_bucket, self.s3_key.lstrip("/")):
+                    source = f"s3://{self.s3_bucket}/{key}"
+                    for line_no, document in json_copy.iter_documents(lines, source):
+                        copy.write_row(builder.build(document, source, line_no))
+                        rows += 1
+                    objects += 1
+                    if objects % 1000 == 0:
+                        self.log.info("Read %d objects, %d rows so far", objects, rows)
+        except json_copy.JsonCopyError as error:
+            raise AirflowFailException(f"Cannot stage into {self.table}: {error}") from None
+        if objects == 0:
+            raise AirflowFailException(
+                f"No object under {self._source_uri()}: the prefix matches nothing (Redshift's COPY fails the same way)."
+            )
+        self.log.info("Copied %d rows from %d object(s) into %s", rows, objects, self.load_table)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a whole-table load copies, recorded in ``staging_manifest`` in the same transaction."""
+
+    source: str
+    fingerprint: str
+    objects: int
+
+    @staticmethod
+    def last_load(table: str) -> str:
+        """The last load of ``table`` (one parameter: its name) and the rows the table has now."""
+        return (
+            "SELECT source, fingerprint, loaded_at, row_count, "
+            f"(SELECT COUNT(*) FROM {quote_table(table)}) FROM staging_manifest WHERE table_name = %s"
+        )
+
+    def record(self, table: str, load_table: str) -> list[Statement]:
+        return [
+            Statement("DELETE FROM staging_manifest WHERE table_name = %s", (table,)),
+            Statement(
+                "INSERT INTO staging_manifest (table_name, source, fingerprint, objects, row_count, loaded_at) "
+                f"SELECT %s, %s, %s, %s, COUNT(*), CURRENT_TIMESTAMP FROM {quote_table(load_table)}",
+                (table, self.source, self.fingerprint, self.objects),
+            ),
+        ]
+
+
+class _SliceGuard:
+    """Fails the load when the copied rows reach outside the run's slice (or have no slice value)."""
+
+    def __init__(self, operator: StageToRedshiftOperator, time_slice: TimeSlice) -> None:
+        column = quote_column(operator.slice_column)
+        self.sql = (
+            f"SELECT COUNT(*), MIN({column}), MAX({column}) FROM {quote_table(operator.load_table)} "
+            f"WHERE {column} IS NULL OR {column} < %s OR {column} >= %s"
+        )
+        self.params = time_slice.params
+        self._operator = operator
+        self._slice = time_slice
+
+    def __call__(self, cursor: Any) -> None:
+        cursor.execute(self.sql, self.params)
+        count, first, last = cursor.fetchone()
+        if count:
+            operator = self._operator
+            raise AirflowFailException(
+                f"{operator._source_uri()}: {count} row(s) have {operator.slice_column} outside this run's "
+                f"slice {self._slice} (from {first} to {last}; NULLs count too). Nothing was staged. "
+                "Check that the key matches the run's date, or move those rows to their own day's file."
+            )
+
+
+def _literal(value: str) -> str:
+    """A SQL string literal (Redshift's COPY takes no parameters for its source and options)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _table_columns(cursor: Any, table: str) -> list:
+    from helpers.json_copy import Column
+
+    schema, _, name = table.rpartition(".")
+    cursor.execute(
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "WHERE table_name = %s AND table_schema = COALESCE(NULLIF(%s, ''), current_schema()) "
+        "ORDER BY ordinal_position",
+        (name, schema),
+    )
+    columns = [Column(*row) for row in cursor.fetchall()]
+    if not columns:
+        raise AirflowFailException(f"Table {table} does not exist in the warehouse: run create_tables.sql first.")
+    return columns
