@@ -1,0 +1,84 @@
+"""DAG integrity: imports cleanly, Airflow 3 defaults, task graph, templated day, cheap to parse."""
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags["sparkify_etl"]
+
+
+def test_dag_folder_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert list(dagbag.dag_ids) == ["sparkify_etl"]
+
+
+def test_schedule_is_daily_from_the_sample_start_without_catchup(dag):
+    assert dag.start_date == datetime(2018, 11, 1, tzinfo=timezone.utc)
+    assert dag.catchup is False
+    assert dag.timetable.expression == "@daily" and str(dag.timetable.timezone) == "UTC"
+    assert dag.doc_md and "Sparkify ETL" in dag.doc_md
+
+
+def test_every_task_retries_three_times_every_five_minutes_without_retry_emails(dag):
+    for task in dag.tasks:
+        assert task.retries == 3, task.task_id
+        assert task.retry_delay == timedelta(minutes=5), task.task_id
+        assert task.email_on_retry is False, task.task_id
+        assert task.depends_on_past is False, task.task_id
+
+
+def test_task_graph_is_stage_then_fact_then_dimensions_then_checks(dag):
+    def downstream(task_id):
+        return sorted(dag.get_task(task_id).downstream_task_ids)
+
+    assert downstream("begin_execution") == ["stage.stage_events", "stage.stage_songs"]
+    assert downstream("stage.stage_events") == ["load_songplays_fact"]
+    assert downstream("stage.stage_songs") == ["load_songplays_fact"]
+    assert downstream("load_songplays_fact") == [
+        "load_dimensions.load_artists_dim",
+        "load_dimensions.load_songs_dim",
+        "load_dimensions.load_time_dim",
+        "load_dimensions.load_users_dim",
+    ]
+    for dimension in ("artists", "songs", "time", "users"):
+        assert downstream(f"load_dimensions.load_{dimension}_dim") == ["run_quality_checks"]
+    assert downstream("run_quality_checks") == ["end_execution"]
+    assert set(dag.task_group.children) == {"begin_execution", "stage", "load_songplays_fact", "load_dimensions", "run_quality_checks", "end_execution"}
+
+
+def test_dag_has_no_cycles(dag):
+    dag.check_cycle()  # raises on a cycle
+    assert len(dag.topological_sort()) == len(dag.tasks)
+
+
+def test_every_table_of_the_spec_has_its_task(dag):
+    from helpers.tables import TABLES, Role
+
+    tables = {getattr(task, "table", None) for task in dag.tasks}
+    assert {spec.name for spec in TABLES} <= tables
+    assert {spec.role for spec in TABLES} == set(Role)
+
+
+def test_parsing_the_dag_file_loads_no_great_expectations_pandas_or_database_driver():
+    probe = (
+        "import sys, runpy; sys.path[:0] = ['plugins', 'dags']; runpy.run_path('dags/sparkify_etl.py');"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas', 'psycopg', 'psycopg2', 'redshift_connector', 'boto3', 'sqlalchemy_redshift'});"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1:] in ([], [""])
