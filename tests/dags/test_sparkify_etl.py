@@ -30,7 +30,7 @@ def test_dag_folder_imports_without_errors(dagbag):
 def test_schedule_is_daily_from_the_sample_start_without_catchup(dag):
     assert dag.start_date == datetime(2018, 11, 1, tzinfo=timezone.utc)
     assert dag.catchup is False
-    assert dag.timetable.expression == "@daily" and str(dag.timetable.timezone) == "UTC"
+    assert dag.timetable.expression == "0 0 * * *" and str(dag.timetable.timezone) == "UTC"
     assert dag.doc_md and "Sparkify ETL" in dag.doc_md
 
 
