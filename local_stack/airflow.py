@@ -1,0 +1,154 @@
+"""Airflow for the local stack: environment, metadata-DB migration, component processes, health.
+
+Each component (`airflow scheduler`, `dag-processor`, `triggerer`, `api-server`) runs as its own
+detached process session with LocalExecutor. Login is SimpleAuthManager's user `admin`, whose
+password is generated once into a passwords file that Airflow reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local_stack.process import ProcessRecord, StackError, is_alive, log_tail, spawn
+
+COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+USER = "admin"
+BIN = Path(sys.executable).parent  # the venv's bin: `airflow` and the interpreter live here
+
+
+@dataclass(frozen=True)
+class AirflowSettings:
+    """What the Airflow environment of the local stack is built from."""
+
+    home: Path
+    dags_folder: Path
+    plugins_folder: Path
+    metadata_uri: str
+    api_port: int
+    passwords_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+
+def airflow_env(settings: AirflowSettings) -> dict[str, str]:
+    """AIRFLOW_HOME and AIRFLOW__* settings for every Airflow process of the stack."""
+    return {
+        "AIRFLOW_HOME": str(settings.home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.plugins_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.metadata_uri,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(settings.api_port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.url}/execution/",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.passwords_file),
+    }
+
+
+def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: str) -> dict[str, str]:
+    """Airflow connections `redshift` and `aws_credentials` and variable `sparkify_s3_bucket`, as env vars."""
+    aws = {
+        "conn_type": "aws",
+        "login": "local",
+        "password": "local",
+        "extra": {"endpoint_url": s3_endpoint, "region_name": region},
+    }
+    return {
+        "AIRFLOW_CONN_REDSHIFT": warehouse_uri,
+        "AIRFLOW_CONN_AWS_CREDENTIALS": json.dumps(aws),
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+    }
+
+
+def read_password(passwords_file: Path) -> str | None:
+    """The admin password from passwords_file, or None if it was not generated yet."""
+    if not passwords_file.exists():
+        return None
+    return json.loads(passwords_file.read_text())[USER]
+
+
+def ensure_password(passwords_file: Path) -> str:
+    """The admin password, generated once into passwords_file ({"admin": "..."}, mode 0600)."""
+    if existing := read_password(passwords_file):
+        return existing
+    password = secrets.token_urlsafe(12)
+    passwords_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({USER: password}, handle)
+    return password
+
+
+def _airflow() -> str:
+    exe = BIN / "airflow"
+    if not exe.exists():
+        raise StackError(f"{exe} not found; install requirements-dev.txt into this venv")
+    return str(exe)
+
+
+def migrate(env: Mapping[str, str], log_file: Path, timeout: float = 600) -> float:
+    """`airflow db migrate` (idempotent); returns seconds taken."""
+    began = time.monotonic()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        result = subprocess.run([_airflow(), "db", "migrate"], env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, timeout=timeout)
+    if result.returncode != 0:
+        raise StackError(f"airflow db migrate failed (exit {result.returncode}); log {log_file}:\n{log_tail(log_file)}")
+    return time.monotonic() - began
+
+
+def start_component(name: str, env: Mapping[str, str], log_file: Path) -> ProcessRecord:
+    """Start `airflow <name>` detached; returns its process record."""
+    if name not in COMPONENTS:
+        raise ValueError(f"unknown Airflow component {name!r}; expected one of {COMPONENTS}")
+    return spawn([_airflow(), name], log_file, env=env)
+
+
+def health(url: str) -> dict[str, Any] | None:
+    """/api/v2/monitor/health as a dict, or None if the api-server does not answer."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def is_healthy(report: dict[str, Any] | None) -> bool:
+    return bool(report) and all((report.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS)
+
+
+def wait_healthy(url: str, processes: Mapping[str, ProcessRecord], logs: Mapping[str, Path],
+                 timeout: float = 240) -> float:
+    """Wait until every component reports healthy; fail early if one exits. Returns seconds waited."""
+    began = time.monotonic()
+    while True:
+        for name, record in processes.items():
+            if not is_alive(record):
+                raise StackError(f"airflow {name} exited; log {logs[name]}:\n{log_tail(logs[name])}")
+        report = health(url)
+        if is_healthy(report):
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise StackError(
+                f"Airflow not healthy after {timeout:.0f}s at {url}/api/v2/monitor/health: {report}; "
+                f"logs: {', '.join(str(p) for p in logs.values())}"
+            )
+        time.sleep(1)

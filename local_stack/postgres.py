@@ -1,0 +1,186 @@
+"""A private PostgreSQL server (stand-in for Redshift and Airflow's metadata DB) on 127.0.0.1.
+
+initdb and the server refuse to run as root, so when this process is root they run as the OS
+user `postgres` (created by Debian's postgresql package) through runuser, and the data
+directory and log are owned by that user. Auth is `trust`; the server listens on 127.0.0.1
+only and puts its unix socket in the data directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import errors, sql
+
+from local_stack.process import StackError, log_tail, pid_alive, port_in_use
+
+log = logging.getLogger(__name__)
+
+OS_USER = "postgres"
+SUPERUSER = "postgres"
+MAX_SOCKET_PATH = 100  # a unix socket path must fit in sun_path (108 bytes on Linux)
+
+
+def _version_key(bindir: str) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin; non-numeric parts sort first."""
+    return tuple(int(part) if part.isdigit() else -1 for part in Path(bindir).parent.name.split("."))
+
+
+def find_bindir() -> Path:
+    """Directory holding initdb/pg_ctl/postgres: $PG_BINDIR, else Debian's newest, else PATH."""
+    candidates = [os.environ["PG_BINDIR"]] if os.environ.get("PG_BINDIR") else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
+    if which := shutil.which("pg_ctl"):
+        candidates.append(str(Path(which).parent))
+    for directory in candidates:
+        if all((Path(directory) / tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):
+            return Path(directory)
+    raise StackError(
+        "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found in $PG_BINDIR, "
+        "/usr/lib/postgresql/*/bin or PATH; install them with: apt-get install postgresql"
+    )
+
+
+def _as_server_user() -> list[str]:
+    """Command prefix that runs a tool as the OS user `postgres` when we are root."""
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam(OS_USER)
+    except KeyError:
+        raise StackError(
+            f"running as root needs the OS user '{OS_USER}' to own the server "
+            "(apt-get install postgresql creates it)"
+        ) from None
+    return ["runuser", "-u", OS_USER, "--"]
+
+
+def _check_reachable(path: Path, uid: int) -> None:
+    """Raise unless every parent directory of path can be entered by uid."""
+    for parent in path.parents:
+        st = parent.stat()
+        if not (st.st_uid == uid or st.st_mode & stat.S_IXOTH):
+            raise StackError(
+                f"{parent} (mode {stat.filemode(st.st_mode)}) cannot be entered by OS user '{OS_USER}'; "
+                f"put the PostgreSQL data dir {path} elsewhere"
+            )
+
+
+class PostgresServer:
+    """One PostgreSQL cluster in data_dir, served on 127.0.0.1:port."""
+
+    def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.port = port
+        self.log_file = Path(log_file).resolve() if log_file else self.data_dir.with_name(self.data_dir.name + ".log")
+
+    def uri(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+
+    @property
+    def pid(self) -> int | None:
+        """Postmaster pid from postmaster.pid, if that process is alive."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        return pid if pid_alive(pid) else None
+
+    def is_running(self) -> bool:
+        return self.pid is not None
+
+    def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
+        cmd = [*_as_server_user(), str(find_bindir() / tool), *args]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if result.returncode != 0:
+            raise StackError(
+                f"{tool} failed (exit {result.returncode}): {result.stderr.strip() or result.stdout.strip()}\n"
+                f"server log {self.log_file}:\n{log_tail(self.log_file)}"
+            )
+
+    def _prepare_dirs(self) -> None:
+        """Create the data dir and log file; hand them to the `postgres` OS user when root."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch()
+        if os.geteuid() == 0:
+            _as_server_user()  # fails clearly if the user is missing
+            user = pwd.getpwnam(OS_USER)
+            _check_reachable(self.data_dir, user.pw_uid)
+            _check_reachable(self.log_file, user.pw_uid)
+            for path in (self.data_dir, self.log_file):
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def start(self, timeout: float = 60) -> float:
+        """initdb on first use, then start and wait until it accepts connections; returns seconds taken."""
+        if self.is_running():
+            raise StackError(f"PostgreSQL already running on data dir {self.data_dir} (pid {self.pid})")
+        if port_in_use(self.port):
+            raise StackError(f"port {self.port} on 127.0.0.1 is already in use; cannot start PostgreSQL there")
+        if len(str(self.data_dir / f".s.PGSQL.{self.port}")) > MAX_SOCKET_PATH:
+            raise StackError(f"data dir path {self.data_dir} is too long for a unix socket; use a shorter one")
+        began = time.monotonic()
+        self._prepare_dirs()
+        if not self.initialized():
+            log.info("initdb %s", self.data_dir)
+            self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale")
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
+                  "-w", "-t", str(int(timeout)), "start", timeout=timeout + 10)
+        log.info("PostgreSQL on 127.0.0.1:%d (pid %s, log %s)", self.port, self.pid, self.log_file)
+        return time.monotonic() - began
+
+    def stop(self) -> bool:
+        """Fast shutdown (pg_ctl stop -m fast); False if it was not running."""
+        if not self.is_running():
+            return False
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        return True
+
+    def _connect(self, dbname: str = "postgres") -> psycopg2.extensions.connection:
+        conn = psycopg2.connect(self.uri(dbname))
+        conn.autocommit = True
+        return conn
+
+    def create_database(self, name: str) -> bool:
+        """Create database name if missing; returns True if it was created."""
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+        except errors.DuplicateDatabase:
+            return False
+        finally:
+            conn.close()
+
+    def drop_database(self, name: str) -> None:
+        """Drop database name (and its sessions) if it exists."""
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        finally:
+            conn.close()
+
+
+def run_sql_file(uri: str, path: Path) -> None:
+    """Execute the SQL script at path in the database at uri, in one transaction."""
+    conn = psycopg2.connect(uri)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(Path(path).read_text())
+    finally:
+        conn.close()

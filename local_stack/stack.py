@@ -1,0 +1,266 @@
+"""The whole local stack: PostgreSQL (warehouse `sparkify` + Airflow metadata `airflow`), moto S3
+and Airflow, with all state under one folder (default `<repo>/.sparkify/`):
+
+    pgdata/  logs/  airflow/ (AIRFLOW_HOME)  state.json (ports, pids)  airflow-passwords.json  lock
+
+`up` is idempotent and starts only what is not running; `down` stops exactly the processes
+recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from
+SPARKIFY_PG_PORT / SPARKIFY_S3_PORT / SPARKIFY_AIRFLOW_PORT, else the defaults below or the
+next free port above them. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from local_stack import airflow
+from local_stack.postgres import PostgresServer, run_sql_file
+from local_stack.process import ProcessRecord, is_alive, pick_port, port_in_use, stop_all
+from local_stack.s3 import REGION, S3Server, Seed, create_bucket
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+BUCKET = "sparkify-local"
+WAREHOUSE_DB = "sparkify"
+METADATA_DB = "airflow"
+# service -> (default port, env var that overrides it)
+PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_PORT"), "airflow": (18080, "SPARKIFY_AIRFLOW_PORT")}
+
+
+def shell_quote(value: str) -> str:
+    """Single-quote value for POSIX shells ('it'"'"'s')."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+class Stack:
+    """The local stack rooted at repo, its state in state_dir (default repo/.sparkify)."""
+
+    def __init__(self, repo: Path = REPO, state_dir: Path | None = None) -> None:
+        self.repo = Path(repo).resolve()
+        self.state_dir = Path(state_dir).resolve() if state_dir else self.repo / ".sparkify"
+        self.logs = self.state_dir / "logs"
+        self.state_file = self.state_dir / "state.json"
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any]:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {"ports": {}, "processes": {}}
+
+    def _save(self, state: Mapping[str, Any]) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.state_file)
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """Exclusive lock over state.json for one up/down; yields the state, saved on exit."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.state_dir / "lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self._load()
+            try:
+                yield state
+            finally:
+                self._save(state)
+
+    def _port(self, state: Mapping[str, Any], service: str) -> int:
+        """The port recorded for service, else its env override or default."""
+        default, env_var = PORTS[service]
+        return int(state["ports"].get(service) or os.environ.get(env_var) or default)
+
+    def _pick_port(self, state: Mapping[str, Any], service: str) -> int:
+        """A free port for service: its env override, else the recorded one if free, else default or above."""
+        default, env_var = PORTS[service]
+        recorded = state["ports"].get(service)
+        if not os.environ.get(env_var) and recorded and not port_in_use(recorded):
+            return recorded
+        return pick_port(default, env_var)
+
+    def _record(self, state: Mapping[str, Any], name: str) -> ProcessRecord | None:
+        data = state["processes"].get(name)
+        return ProcessRecord.from_json(data) if data else None
+
+    # -- components ---------------------------------------------------------------------------
+
+    def _postgres(self, port: int) -> PostgresServer:
+        return PostgresServer(self.state_dir / "pgdata", port, self.logs / "postgres.log")
+
+    def _airflow_settings(self, state: Mapping[str, Any]) -> airflow.AirflowSettings:
+        pg_port = self._port(state, "postgres")
+        return airflow.AirflowSettings(
+            home=self.state_dir / "airflow",
+            dags_folder=self.repo / "dags",
+            plugins_folder=self.repo / "plugins",
+            metadata_uri=f"postgresql+psycopg2://postgres@127.0.0.1:{pg_port}/{METADATA_DB}",
+            api_port=self._port(state, "airflow"),
+            passwords_file=self.state_dir / "airflow-passwords.json",
+        )
+
+    def _environment(self, state: Mapping[str, Any]) -> dict[str, str]:
+        pg_port, s3_port = self._port(state, "postgres"), self._port(state, "s3")
+        warehouse = f"postgresql://postgres@127.0.0.1:{pg_port}/{WAREHOUSE_DB}"
+        path = [str(airflow.BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(airflow.BIN)]
+        return {
+            **airflow.airflow_env(self._airflow_settings(state)),
+            **airflow.connection_env(warehouse, f"http://127.0.0.1:{s3_port}", BUCKET, REGION),
+            "WAREHOUSE_URI": warehouse,
+            "PATH": os.pathsep.join(path),
+        }
+
+    def _up_postgres(self, state: dict[str, Any], result: dict[str, list[str]]) -> PostgresServer:
+        server = self._postgres(self._port(state, "postgres"))
+        if server.is_running():
+            result["already_running"].append("postgres")
+        else:
+            server.port = state["ports"]["postgres"] = self._pick_port(state, "postgres")
+            log.info("starting PostgreSQL on 127.0.0.1:%d", server.port)
+            server.start()
+            result["started"].append("postgres")
+        state["processes"]["postgres"] = {"pid": server.pid, "started": None}
+        for db in (METADATA_DB, WAREHOUSE_DB):
+            if server.create_database(db):
+                log.info("created database %s", db)
+        schema = self.repo / "create_tables.sql"
+        if schema.exists():
+            run_sql_file(server.uri(WAREHOUSE_DB), schema)
+            log.info("applied %s to %s", schema.name, WAREHOUSE_DB)
+        else:
+            log.warning("%s not found; warehouse tables not created", schema)
+        return server
+
+    def _up_s3(self, state: dict[str, Any], result: dict[str, list[str]], seed_dir: Path | None) -> None:
+        record = self._record(state, "s3")
+        if record and is_alive(record):
+            result["already_running"].append("s3")
+            if seed_dir:
+                log.warning("S3 already running: %s not loaded (use local_stack.s3.upload_tree)", seed_dir)
+        else:
+            seed = Seed(BUCKET, Path(seed_dir)) if seed_dir else None
+            server = S3Server(self._pick_port(state, "s3"), self.logs / "s3.log", seed=seed)
+            log.info("starting moto S3 on %s%s", server.endpoint_url, f" seeded from {seed_dir}" if seed else "")
+            state["ports"]["s3"] = server.port
+            state["processes"]["s3"] = server.start().to_json()
+            result["started"].append("s3")
+        create_bucket(f"http://127.0.0.1:{self._port(state, 's3')}", BUCKET)
+
+    def _up_airflow(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
+        dead = [name for name in airflow.COMPONENTS if not ((r := self._record(state, name)) and is_alive(r))]
+        result["already_running"] += [name for name in airflow.COMPONENTS if name not in dead]
+        if dead == list(airflow.COMPONENTS):
+            state["ports"]["airflow"] = self._pick_port(state, "airflow")
+        settings = self._airflow_settings(state)
+        if dead:
+            airflow.ensure_password(settings.passwords_file)
+            env = {**os.environ, **self._environment(state)}
+            log.info("airflow db migrate")
+            airflow.migrate(env, self.logs / "airflow-migrate.log")
+            for name in dead:
+                log.info("starting airflow %s", name)
+                record = airflow.start_component(name, env, self.logs / f"airflow-{name}.log")
+                state["processes"][name] = record.to_json()
+                result["started"].append(name)
+        processes = {name: self._record(state, name) for name in airflow.COMPONENTS}
+        logs = {name: self.logs / f"airflow-{name}.log" for name in airflow.COMPONENTS}
+        log.info("waiting for Airflow at %s to report healthy", settings.url)
+        airflow.wait_healthy(settings.url, processes, logs)
+
+    # -- API ----------------------------------------------------------------------------------
+
+    def up(self, seed_dir: Path | None = None) -> dict[str, Any]:
+        """Start whatever is not running; returns {"started": [...], "already_running": [...], "status": ...}.
+
+        seed_dir: a Sparkify-layout folder loaded into the bucket when S3 is started by this call.
+        """
+        result: dict[str, list[str]] = {"started": [], "already_running": []}
+        with self._locked() as state:
+            self._up_postgres(state, result)
+            self._up_s3(state, result, seed_dir)
+            self._up_airflow(state, result)
+        if not result["started"]:
+            log.info("local stack already running (%s)", self.state_dir)
+        return {**result, "status": self.status()}
+
+    def down(self) -> dict[str, list[str]]:
+        """Stop the recorded processes (Airflow, then S3) and the PostgreSQL cluster; returns {"stopped": [...]}."""
+        stopped = []
+        with self._locked() as state:
+            # Airflow components together (each may wait for running tasks), then S3.
+            for group in (airflow.COMPONENTS, ("s3",)):
+                records = {name: r for name in group if (r := self._record(state, name))}
+                for (name, record), was_running in zip(records.items(), stop_all(records.values(), timeout=15)):
+                    if was_running:
+                        log.info("stopped %s (pid %d)", name, record.pid)
+                        stopped.append(name)
+                for name in group:
+                    state["processes"].pop(name, None)
+            if self._postgres(self._port(state, "postgres")).stop():
+                log.info("stopped postgres")
+                stopped.append("postgres")
+            state["processes"].pop("postgres", None)
+        return {"stopped": stopped}
+
+    def status(self) -> dict[str, Any]:
+        """Structured status: per service running/pid/port/endpoint/log, Airflow health and login."""
+        state = self._load()
+        pg = self._postgres(self._port(state, "postgres"))
+        s3_record = self._record(state, "s3")
+        settings = self._airflow_settings(state)
+        components = {}
+        for name in airflow.COMPONENTS:
+            record = self._record(state, name)
+            components[name] = {
+                "running": bool(record and is_alive(record)),
+                "pid": record.pid if record else None,
+                "log": str(self.logs / f"airflow-{name}.log"),
+            }
+        any_airflow = any(c["running"] for c in components.values())
+        return {
+            "state_dir": str(self.state_dir),
+            "postgres": {"running": pg.is_running(), "pid": pg.pid, "port": pg.port,
+                         "uri": pg.uri(WAREHOUSE_DB), "log": str(pg.log_file)},
+            "s3": {"running": bool(s3_record and is_alive(s3_record)), "pid": s3_record.pid if s3_record else None,
+                   "port": self._port(state, "s3"), "endpoint_url": f"http://127.0.0.1:{self._port(state, 's3')}",
+                   "bucket": BUCKET, "log": str(self.logs / "s3.log")},
+            "airflow": {"components": components, "url": settings.url, "port": settings.api_port,
+                        "health": airflow.health(settings.url) if any_airflow else None,
+                        "user": airflow.USER,
+                        "password": airflow.read_password(settings.passwords_file)},
+        }
+
+    def environment(self) -> dict[str, str]:
+        """Variables a shell (or a test) needs to use the stack: Airflow config, connections, PATH."""
+        return self._environment(self._load())
+
+    def env(self) -> str:
+        """environment() as `export K='V'` lines for `eval "$(./sparkify env)"`."""
+        return "".join(f"export {key}={shell_quote(value)}\n" for key, value in self.environment().items())
+
+
+def up(seed_dir: Path | None = None) -> dict[str, Any]:
+    """Stack().up(): start the stack of this repo (state in .sparkify/)."""
+    return Stack().up(seed_dir)
+
+
+def down() -> dict[str, list[str]]:
+    """Stack().down(): stop what up() started."""
+    return Stack().down()
+
+
+def status() -> dict[str, Any]:
+    """Stack().status()."""
+    return Stack().status()
+
+
+def env() -> str:
+    """Stack().env(): shell exports for this repo's stack."""
+    return Stack().env()

@@ -1,0 +1,178 @@
+"""The whole DAG on the local stack with the real Sparkify sample, reconciled against the JSON.
+
+Each run is ``airflow dags test`` in its own process, as a scheduler's worker would run it. Days run
+out of order and two of them in parallel, the way backfills do; the warehouse must come out the same
+as an independent computation from the JSON files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from local_stack.airflow import connection_env
+from local_stack.s3 import REGION
+
+REPO = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+SEQUENTIAL_DAYS = ("2018-11-21", "2018-11-05", "2018-11-30")
+PARALLEL_DAYS = ("2018-11-13", "2018-11-14")
+DAYS = SEQUENTIAL_DAYS + PARALLEL_DAYS
+
+
+def run_dag(day: str, env: dict[str, str], airflow_home: Path) -> subprocess.CompletedProcess:
+    airflow_home.mkdir(parents=True, exist_ok=True)
+    process_env = {**env, "AIRFLOW_HOME": str(airflow_home)}
+    if not (airflow_home / "airflow.db").exists():
+        subprocess.run([AIRFLOW, "db", "migrate"], env=process_env, capture_output=True, check=True, timeout=300)
+    return subprocess.run(
+        [AIRFLOW, "dags", "test", "sparkify_etl", day], env=process_env, capture_output=True, text=True, timeout=900
+    )
+
+
+def assert_succeeded(result: subprocess.CompletedProcess, day: str) -> None:
+    assert result.returncode == 0, f"DAG run for {day} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def pipeline(module_warehouse, sample_s3, tmp_path_factory):
+    """The sample's days loaded: three one after the other (out of order), then two at once."""
+    env = {
+        **os.environ,
+        **airflow_env(module_warehouse, sample_s3.endpoint_url, sample_s3.bucket),
+    }
+    homes = tmp_path_factory.mktemp("airflow")
+    for day in SEQUENTIAL_DAYS:
+        assert_succeeded(run_dag(day, env, homes / "sequential"), day)
+    with ThreadPoolExecutor(len(PARALLEL_DAYS)) as pool:
+        results = list(pool.map(lambda day: run_dag(day, env, homes / day), PARALLEL_DAYS))
+    for day, result in zip(PARALLEL_DAYS, results):
+        assert_succeeded(result, day)
+    return {"env": env, "homes": homes, "warehouse": module_warehouse}
+
+
+def airflow_env(warehouse: str, endpoint_url: str, bucket: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **connection_env(warehouse, endpoint_url, bucket, REGION),
+    }
+
+
+# --- the independent computation, straight from the JSON files ---------------------------------
+
+
+def as_loaded_text(value):
+    """How COPY stores a JSON value in a VARCHAR column (numbers keep their digits)."""
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+@pytest.fixture(scope="module")
+def expected(shared_sample):
+    events = []
+    for day in DAYS:
+        path = shared_sample / "log_data" / day[:4] / day[5:7] / f"{day}-events.json"
+        events += [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n")]
+    songs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((shared_sample / "song_data").rglob("*.json"))]
+    catalog = {}
+    for song in sorted(songs, key=lambda s: s["song_id"]):
+        key = (as_loaded_text(song["title"]), as_loaded_text(song["artist_name"]), song["duration"])
+        catalog.setdefault(key, song)
+    plays = [e for e in events if e["page"] == "NextSong" and e["userId"]]
+    latest = {}
+    for event in sorted((e for e in events if e["userId"]), key=lambda e: e["ts"]):
+        latest[int(event["userId"])] = event["level"]
+
+    def start_time(event):
+        return datetime(1970, 1, 1) + timedelta(milliseconds=event["ts"])
+
+    def match(event):
+        return catalog.get((event["song"], event["artist"], event["length"]))
+
+    return {
+        "staging_events": len(events),
+        "staging_songs": len(songs),
+        "songplays": Counter(
+            (start_time(e), int(e["userId"]), e["sessionId"], (match(e) or {}).get("song_id"), (match(e) or {}).get("artist_id"))
+            for e in plays
+        ),
+        "users": latest,
+        "songs": len({s["song_id"] for s in songs}),
+        "artists": len({s["artist_id"] for s in songs}),
+        "time": {start_time(e) for e in plays},
+    }
+
+
+def query(warehouse, sql):
+    with psycopg.connect(warehouse) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_songplays_are_one_per_nextsong_event_with_exact_song_matches(pipeline, expected):
+    rows = query(pipeline["warehouse"], "SELECT start_time, user_id, session_id, song_id, artist_id FROM songplays")
+    assert Counter(rows) == expected["songplays"]
+    assert sum(1 for row in rows if row[3]) == sum(n for key, n in expected["songplays"].items() if key[3])
+    assert len({r[0] for r in query(pipeline["warehouse"], "SELECT songplay_id FROM songplays")}) == len(rows)
+
+
+def test_users_hold_each_users_latest_level_whatever_the_load_order(pipeline, expected):
+    assert dict(query(pipeline["warehouse"], "SELECT user_id, level FROM users")) == expected["users"]
+
+
+def test_catalog_tables_hold_one_row_per_song_and_per_artist(pipeline, expected):
+    counts = dict(query(pipeline["warehouse"], """
+        SELECT 'staging_songs', COUNT(*) FROM staging_songs UNION ALL
+        SELECT 'songs', COUNT(*) FROM songs UNION ALL
+        SELECT 'artists', COUNT(*) FROM artists UNION ALL
+        SELECT 'staging_events', COUNT(*) FROM staging_events"""))
+    assert counts == {key: expected[key] for key in ("staging_songs", "songs", "artists", "staging_events")}
+
+
+def test_time_has_one_row_per_songplay_start_time_with_its_parts(pipeline, expected):
+    rows = query(pipeline["warehouse"], 'SELECT start_time, hour, day, week, month, year, weekday FROM "time"')
+    assert {row[0] for row in rows} == expected["time"]
+    for start, hour, day, week, month, year, weekday in rows:
+        assert (hour, day, week, month, year, weekday) == (
+            start.hour, start.day, start.isocalendar().week, start.month, start.year, start.isoweekday() % 7,
+        )
+
+
+TABLES = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", '"time"')
+
+
+def snapshot(warehouse):
+    """Row count and an order-independent checksum of every table."""
+    return {
+        table: query(warehouse, f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(MD5(CAST(t.* AS TEXT)), '' ORDER BY MD5(CAST(t.* AS TEXT))), '')) FROM {table} t")[0]
+        for table in TABLES
+    }
+
+
+def test_rerunning_a_day_changes_no_table(pipeline):
+    before = snapshot(pipeline["warehouse"])
+    assert_succeeded(run_dag(SEQUENTIAL_DAYS[1], pipeline["env"], pipeline["homes"] / "rerun"), "re-run")
+    assert snapshot(pipeline["warehouse"]) == before
+
+
+def test_a_corrupt_day_fails_the_run_and_changes_nothing(pipeline, sample_s3, s3_client_for):
+    day = "2018-12-01"
+    s3_client_for(sample_s3.endpoint_url).put_object(
+        Bucket=sample_s3.bucket, Key=f"log_data/2018/12/{day}-events.json",
+        Body=b'{"ts": 1543622400000, "userId": "1", "page": "NextSong"}\n{"ts": 1543622400001, "userId": "2", "page": ',
+    )
+    before = snapshot(pipeline["warehouse"])
+    result = run_dag(day, pipeline["env"], pipeline["homes"] / "corrupt")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"log_data/2018/12/{day}-events.json, line 2: the JSON document starting here is not complete" in output
+    assert snapshot(pipeline["warehouse"]) == before

@@ -1,0 +1,115 @@
+"""The whole stack in a temp state dir on free ports: up, idempotent up, env, status, down."""
+
+import json
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from local_stack.process import free_port, pid_alive, session_members
+from local_stack.s3 import client
+from local_stack.stack import Stack, shell_quote
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bash(script: str) -> str:
+    return subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+
+
+def test_shell_quote_round_trips_through_bash():
+    value = """it's "$HOME" `x` \\ ;"""
+    assert bash(f"printf %s {shell_quote(value)}") == value
+
+
+@pytest.fixture(scope="module")
+def stack(server_tmp_factory, tmp_path_factory):
+    """A stack over a copy of the repo's schema with an empty dags/ (no DAG runs during the test)."""
+    root = server_tmp_factory("stack")
+    for folder in ("dags", "plugins"):
+        (root / folder).mkdir()
+    if (REPO / "create_tables.sql").exists():
+        shutil.copy(REPO / "create_tables.sql", root)
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_AIRFLOW_PORT"):
+            mp.setenv(var, str(free_port()))
+        stack = Stack(repo=root)
+        first = stack.up()
+        yield stack, first
+        stack.down()
+
+
+def test_up_starts_everything_healthy(stack):
+    stack, first = stack
+    status = first["status"]
+    assert first["already_running"] == []
+    assert set(first["started"]) == {"postgres", "s3", "scheduler", "triggerer", "dag-processor", "api-server"}
+    assert status["postgres"]["running"] and status["s3"]["running"]
+    assert all(c["running"] for c in status["airflow"]["components"].values())
+    assert {v["status"] for v in status["airflow"]["health"].values()} == {"healthy"}
+    assert status["airflow"]["password"]
+    assert Path(status["state_dir"]) == stack.state_dir
+
+
+def test_second_up_reports_already_running(stack):
+    stack, first = stack
+    again = stack.up()
+    assert again["started"] == []
+    assert len(again["already_running"]) == 6
+    assert again["status"]["airflow"]["components"] == first["status"]["airflow"]["components"]
+
+
+def test_up_made_the_databases_schema_and_bucket(stack):
+    stack, first = stack
+    env = stack.environment()
+    with psycopg2.connect(env["WAREHOUSE_URI"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT datname FROM pg_database")
+        assert {"airflow", "sparkify"} <= {row[0] for row in cur.fetchall()}
+        if (stack.repo / "create_tables.sql").exists():
+            cur.execute("SELECT to_regclass('staging_events') IS NOT NULL")
+            assert cur.fetchone()[0]
+    endpoint = json.loads(env["AIRFLOW_CONN_AWS_CREDENTIALS"])["extra"]["endpoint_url"]
+    assert env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"] in [b["Name"] for b in client(endpoint).list_buckets()["Buckets"]]
+
+
+def test_admin_can_log_in_with_the_generated_password(stack):
+    stack, first = stack
+    airflow = first["status"]["airflow"]
+    request = urllib.request.Request(
+        f"{airflow['url']}/auth/token", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": "admin", "password": airflow["password"]}).encode(),
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["access_token"]
+
+
+def test_env_output_evals_in_bash_and_points_at_the_stack(stack):
+    stack, first = stack
+    exports = stack.env()
+    out = bash(exports + 'printf "%s\\n" "$AIRFLOW_HOME" "$AIRFLOW__CORE__EXECUTION_API_SERVER_URL" '
+                         '"$AIRFLOW_CONN_AWS_CREDENTIALS" "$(command -v airflow)"')
+    home, execution_url, aws, airflow_bin = out.splitlines()
+    assert home == str(stack.state_dir / "airflow")
+    assert execution_url == f"{first['status']['airflow']['url']}/execution/"
+    assert json.loads(aws)["extra"] == {"endpoint_url": first["status"]["s3"]["endpoint_url"], "region_name": "us-west-2"}
+    assert Path(airflow_bin).parent == Path(stack.environment()["PATH"].split(":")[0])
+
+
+def test_down_stops_everything_it_started_and_nothing_is_left(stack):
+    stack, first = stack
+    state = json.loads(stack.state_file.read_text())
+    pg_pid = first["status"]["postgres"]["pid"]
+    sessions = [state["processes"][name]["pid"] for name in ("s3", "scheduler", "triggerer", "dag-processor", "api-server")]
+    assert all(session_members(sid) for sid in sessions)
+
+    result = stack.down()
+    assert set(result["stopped"]) == set(first["started"])
+    assert [sid for sid in sessions if session_members(sid)] == []
+    assert not pid_alive(pg_pid)
+    status = stack.status()
+    assert not status["postgres"]["running"] and not status["s3"]["running"]
+    assert not any(c["running"] for c in status["airflow"]["components"].values())
+    assert stack.down() == {"stopped": []}
