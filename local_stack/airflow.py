@@ -53,6 +53,9 @@ def airflow_env(settings: AirflowSettings) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # The sample data is from 2018: the scheduler makes no runs of its own (it would try
+        # yesterday, which has no data); backfills and triggered runs still run.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.metadata_uri,
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.api_port),

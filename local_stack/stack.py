@@ -138,9 +138,12 @@ class Stack:
             log.warning("%s not found; warehouse tables not created", schema)
         return server
 
-    def _up_s3(self, state: dict[str, Any], result: dict[str, list[str]], seed_dir: Path | None) -> None:
+    def _up_s3(self, state: dict[str, Any], result: dict[str, list[str]], seed_dir: Path | None, reseed: bool) -> None:
         record = self._record(state, "s3")
-        if record and is_alive(record):
+        if record and is_alive(record) and seed_dir and reseed:
+            log.info("restarting moto S3 to load %s", seed_dir)
+            stop_all([record], timeout=15)
+        elif record and is_alive(record):
             result["already_running"].append("s3")
             if seed_dir:
                 log.warning("S3 already running: %s not loaded (use local_stack.s3.upload_tree)", seed_dir)
@@ -176,15 +179,16 @@ class Stack:
 
     # -- API ----------------------------------------------------------------------------------
 
-    def up(self, seed_dir: Path | None = None) -> dict[str, Any]:
+    def up(self, seed_dir: Path | None = None, reseed: bool = False) -> dict[str, Any]:
         """Start whatever is not running; returns {"started": [...], "already_running": [...], "status": ...}.
 
-        seed_dir: a Sparkify-layout folder loaded into the bucket when S3 is started by this call.
+        seed_dir: a Sparkify-layout folder loaded into the bucket when S3 is started by this call;
+        with reseed, a running S3 is restarted to load it (moto keeps objects in memory only).
         """
         result: dict[str, list[str]] = {"started": [], "already_running": []}
         with self._locked() as state:
             self._up_postgres(state, result)
-            self._up_s3(state, result, seed_dir)
+            self._up_s3(state, result, seed_dir, reseed)
             self._up_airflow(state, result)
         if not result["started"]:
             log.info("local stack already running (%s)", self.state_dir)

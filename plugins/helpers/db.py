@@ -3,7 +3,8 @@
 Every load runs as a list of steps in ONE transaction on one connection, so a failed step leaves
 the warehouse as it was. Steps are SQL statements with positional ``%s`` parameters (the paramstyle
 psycopg and redshift_connector share) or callables that get the open cursor (used to stream
-``COPY ... FROM STDIN`` on PostgreSQL).
+``COPY ... FROM STDIN`` on PostgreSQL, and for checks); a callable returning ``END_TRANSACTION``
+commits what ran so far and skips the remaining steps.
 """
 
 from __future__ import annotations
@@ -80,11 +81,16 @@ class Statement:
         return self.redacted or self.sql
 
 
-Step = Statement | Callable[[Any], None]
+END_TRANSACTION = object()
+Step = Statement | Callable[[Any], object | None]
 
 
-def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> None:
-    """Run ``steps`` in one transaction on a new connection from ``hook``; roll back on any error."""
+def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> bool:
+    """Run ``steps`` in one transaction on a new connection from ``hook``; roll back on any error.
+
+    Returns False when a step ended the transaction early with ``END_TRANSACTION``.
+    """
+    completed = True
     with closing(hook.get_conn()) as conn:
         conn.autocommit = False
         try:
@@ -95,12 +101,14 @@ def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> None:
                         cursor.execute(step.sql, step.params or None)
                         if cursor.rowcount is not None and cursor.rowcount >= 0:
                             log.info("%s row(s) affected", cursor.rowcount)
-                    else:
-                        step(cursor)
+                    elif step(cursor) is END_TRANSACTION:
+                        completed = False
+                        break
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+    return completed
 
 
 @dataclass(frozen=True)

@@ -247,20 +247,39 @@ class RowBuilder:
             else [_auto_getter(column.name, ignore_case) for column in columns]
         )
         self.columns = columns
-        self._fields = [(column, getter, _converter(column, options)) for column, getter in zip(columns, getters)]
+        self._fields = [_field(getter, _converter(column, options)) for column, getter in zip(columns, getters)]
 
     def build(self, document: dict, source: str, line_no: int) -> tuple:
-        row = []
-        for column, get, convert in self._fields:
-            value = get(document)
+        try:
+            return tuple([field(document) for field in self._fields])
+        except (TypeError, ValueError, OverflowError):
+            self._raise_for_first_bad_field(document, source, line_no)
+            raise
+
+    def _raise_for_first_bad_field(self, document: dict, source: str, line_no: int) -> None:
+        for column, field in zip(self.columns, self._fields):
             try:
-                row.append(None if value is None else convert(value))
+                field(document)
             except (TypeError, ValueError, OverflowError) as error:
                 raise JsonCopyError(
                     f"{source}, line {line_no}: column {column.name} ({column.data_type}): "
-                    f"cannot load {_preview(value)}: {error}"
+                    f"cannot load {_preview(_field_value(document, field))}: {error}"
                 ) from None
-        return tuple(row)
+
+
+def _field(get: Callable[[dict], Any], convert: Callable[[Any], Any]) -> Callable[[dict], Any]:
+    """One column of a row: its JSON value, converted; NULL for a missing or null value."""
+
+    def field(document: dict) -> Any:
+        value = get(document)
+        return None if value is None else convert(value)
+
+    field.get = get  # type: ignore[attr-defined]
+    return field
+
+
+def _field_value(document: dict, field: Callable[[dict], Any]) -> Any:
+    return field.get(document)  # type: ignore[attr-defined]
 
 
 def _preview(value: Any) -> str:

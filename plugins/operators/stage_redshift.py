@@ -21,6 +21,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from helpers.db import (
+    END_TRANSACTION,
     Dialect,
     Statement,
     Step,
@@ -165,11 +166,10 @@ class StageToRedshiftOperator(BaseOperator):
     ) -> list[Step]:
         """The transaction: lock, temporary table, ``load_step`` fills it, checks, slice replaced."""
         load = quote_table(self.load_table)
-        steps: list[Step] = [
-            Statement(dialect.lock(self.table)),
-            Statement(f"CREATE TEMPORARY TABLE {load} (LIKE {quote_table(self.table)})"),
-            load_step,
-        ]
+        steps: list[Step] = [Statement(dialect.lock(self.table))]
+        if manifest is not None:  # checked under the lock: a parallel run may have just loaded it
+            steps.append(_SkipIfUnchanged(self, manifest))
+        steps += [Statement(f"CREATE TEMPORARY TABLE {load} (LIKE {quote_table(self.table)})"), load_step]
         if time_slice is not None:
             steps.append(_SliceGuard(self, time_slice))
         steps.extend(self._replace_slice(time_slice))
@@ -189,21 +189,11 @@ class StageToRedshiftOperator(BaseOperator):
             "Staging %s into %s (%s) for slice %s", self._source_uri(), self.table, dialect.value,
             time_slice or "(whole table)",
         )
-        manifest = None
-        if self.skip_unchanged:
-            manifest = self._source_manifest()
-            last = hook.get_first(Manifest.last_load(self.table), parameters=(self.table,))
-            if last and last[:2] == (manifest.source, manifest.fingerprint) and last[3] == last[4]:
-                self.log.info(
-                    "%s is unchanged since its load at %s (%d objects, fingerprint %s) and %s still holds "
-                    "its %d rows: nothing to copy.",
-                    manifest.source, last[2], manifest.objects, manifest.fingerprint, self.table, last[3],
-                )
-                return
+        manifest = self._source_manifest() if self.skip_unchanged else None
         load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
-        run_in_transaction(hook, steps, self.log)
-        self.log.info("Staged %s into %s", self._source_uri(), self.table)
+        if run_in_transaction(hook, steps, self.log):
+            self.log.info("Staged %s into %s", self._source_uri(), self.table)
 
     def _source_manifest(self) -> Manifest:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -293,6 +283,29 @@ class Manifest:
                 (table, self.source, self.fingerprint, self.objects),
             ),
         ]
+
+
+class _SkipIfUnchanged:
+    """Ends the transaction early when the last load copied the same objects and its rows are still there."""
+
+    def __init__(self, operator: StageToRedshiftOperator, manifest: Manifest) -> None:
+        self.sql = Manifest.last_load(operator.table)
+        self.params = (operator.table,)
+        self._operator = operator
+        self._manifest = manifest
+
+    def __call__(self, cursor: Any) -> object | None:
+        cursor.execute(self.sql, self.params)
+        last = cursor.fetchone()
+        manifest = self._manifest
+        if last and tuple(last[:2]) == (manifest.source, manifest.fingerprint) and last[3] == last[4]:
+            self._operator.log.info(
+                "%s is unchanged since its load at %s (%d objects, fingerprint %s) and %s still holds its "
+                "%d rows: nothing to copy.",
+                manifest.source, last[2], manifest.objects, manifest.fingerprint, self._operator.table, last[3],
+            )
+            return END_TRANSACTION
+        return None
 
 
 class _SliceGuard:

@@ -1,0 +1,334 @@
+"""`./sparkify`: run the Sparkify pipeline on the embedded local stack.
+
+    ./sparkify demo                      # generate data, start everything, backfill every day, show counts
+    ./sparkify demo --data ../shared/data/sparkify --start 2018-11-01 --end 2018-11-07
+    ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, Airflow
+    ./sparkify generate --out DIR        # Sparkify-shaped data (python -m datagen --help)
+    ./sparkify test                      # the whole test suite
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from local_stack.process import StackError
+
+REPO = Path(__file__).resolve().parents[1]
+DAG_ID = "sparkify_etl"
+STAR_SCHEMA = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
+TERMINAL = {"success", "failed"}
+
+log = logging.getLogger("sparkify")
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    result = Stack().up(seed_dir=_sample_dir(args.data) if args.data else None)
+    _print_status(result["status"])
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    stopped = Stack().down()["stopped"]
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    status = Stack().status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        _print_status(status)
+    return 0 if _all_running(status) else 3
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    sys.stdout.write(Stack().env())
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from datagen.__main__ import main as datagen_main
+
+    return datagen_main(args.datagen_args)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
+
+
+def cmd_gx(args: argparse.Namespace) -> int:
+    from local_stack.gx_cli import main as gx_main
+
+    return gx_main(args.gx_args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    stack = Stack()
+    if args.data:
+        data = _sample_dir(args.data)
+    else:
+        data = stack.state_dir / "demo-data"
+        if not (data / ".datagen.json").exists():
+            from datagen import generate
+
+            print(f"Generating demo data into {data} ({args.days} days from {args.first_day}) ...")
+            generate(data, events=args.events, songs=args.songs, start=args.first_day, days=args.days, seed=args.seed)
+    days = _days_in(data)
+    start = args.start or (days[0] if days else None)
+    end = args.end or (days[-1] if days else None)
+    if start is None or end is None:
+        raise StackError(f"No log_data/YYYY/MM/YYYY-MM-DD-events.json under {data}: nothing to run.")
+    if start > end:
+        raise StackError(f"--start {start} is after --end {end}.")
+
+    print(f"Starting the local stack with s3://sparkify-local loaded from {data} ...")
+    status = stack.up(seed_dir=data, reseed=True)["status"]
+    airflow_url = status["airflow"]["url"]
+    api = AirflowApi(airflow_url, status["airflow"]["user"], status["airflow"]["password"])
+    api.wait_for_dag(DAG_ID)
+
+    print(f"Backfilling {DAG_ID} from {start} to {end} through the scheduler ...")
+    runs = api.backfill(DAG_ID, start, end, max_active_runs=args.max_active_runs)
+
+    counts = _table_counts(stack.environment()["WAREHOUSE_URI"])
+    print("\nRows per table:")
+    for table, count in counts.items():
+        print(f"  {table:<15} {count:>10,}")
+    days_run = _day_range(start, end)
+    failed = [day for day in days_run if runs.get(day, {}).get("state") != "success"]
+    print(f"\n{len(days_run) - len(failed)} of {len(days_run)} day(s) succeeded" + (f"; not succeeded: {', '.join(failed)}" if failed else "."))
+    print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
+    print(f"Warehouse:  psql {stack.environment()['WAREHOUSE_URI']!r}    Stop everything: ./sparkify down")
+    return 1 if failed else 0
+
+
+# --- Airflow's REST API ----------------------------------------------------------------------------
+
+
+class AirflowApi:
+    """The few calls of Airflow 3's REST API (v2) the demo needs, authenticated as the stack's admin."""
+
+    def __init__(self, url: str, user: str, password: str) -> None:
+        self.url = url
+        self._token = self._request("POST", "/auth/token", {"username": user, "password": password}, auth=False)[
+            "access_token"
+        ]
+
+    def _request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self._token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise StackError(f"Airflow API {method} {path}: HTTP {error.code}: {error.read().decode(errors='replace')[:500]}") from None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        """Until the dag-processor has parsed the DAG; then make sure it is not paused."""
+        began = time.monotonic()
+        while True:
+            try:
+                dag = self._request("GET", f"/api/v2/dags/{dag_id}")
+                break
+            except StackError:
+                errors = self._request("GET", "/api/v2/importErrors").get("import_errors", [])
+                if errors:
+                    raise StackError("The DAG folder has import errors:\n" + "\n".join(e["stack_trace"] for e in errors)) from None
+                if time.monotonic() - began > timeout:
+                    raise StackError(f"DAG {dag_id} did not appear in Airflow within {timeout:.0f}s.") from None
+                time.sleep(2)
+        if dag.get("is_paused"):
+            self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def backfill(self, dag_id: str, start: str, end: str, *, max_active_runs: int) -> dict[str, dict]:
+        """Backfill [start, end] (days, inclusive), re-running days that already ran; wait until it completes."""
+        expected = _day_range(start, end)
+        backfill = self._request(
+            "POST",
+            "/api/v2/backfills",
+            {
+                "dag_id": dag_id,
+                "from_date": f"{start}T00:00:00Z",
+                "to_date": f"{end}T00:00:00Z",
+                "max_active_runs": max_active_runs,
+                "reprocess_behavior": "completed",
+            },
+        )
+        seen: dict[str, str] = {}
+        began = next_report = time.monotonic()
+        while True:
+            finished = self._request("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"]
+            runs = self._runs(dag_id, expected)
+            for day, run in runs.items():
+                if seen.get(day) != run["state"] and run["state"] in TERMINAL:
+                    print(f"  {day}  {run['state']:<8} ({_run_seconds(run)})", flush=True)
+                seen[day] = run["state"]
+            if finished:
+                return runs
+            if time.monotonic() >= next_report:
+                done = sum(1 for run in runs.values() if run["state"] in TERMINAL)
+                print(f"  ... {done}/{len(expected)} run(s) finished after {time.monotonic() - began:.0f}s", flush=True)
+                next_report += 30
+            time.sleep(3)
+
+    def _runs(self, dag_id: str, days: list[str]) -> dict[str, dict]:
+        """The backfill runs of ``days`` (logical dates), by day."""
+        query = f"logical_date_gte={days[0]}T00:00:00Z&logical_date_lte={days[-1]}T00:00:00Z&run_type=backfill&limit=1000"
+        runs = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
+        return {run["logical_date"][:10]: run for run in sorted(runs, key=lambda run: run["logical_date"])}
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _sample_dir(path: str) -> Path:
+    data = Path(path).expanduser().resolve()
+    if not (data / "log_data").is_dir() or not (data / "song_data").is_dir():
+        raise StackError(f"{data} is not laid out like the Sparkify bucket (log_data/, song_data/, log_json_path.json).")
+    if not (data / "log_json_path.json").is_file():
+        raise StackError(f"{data}/log_json_path.json is missing: the events' JSONPaths file.")
+    return data
+
+
+def _days_in(data: Path) -> list[str]:
+    return sorted(p.name.removesuffix("-events.json") for p in (data / "log_data").glob("*/*/*-events.json"))
+
+
+def _day_range(start: str, end: str) -> list[str]:
+    first, last = date.fromisoformat(start), date.fromisoformat(end)
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _run_seconds(run: dict) -> str:
+    if not (run.get("start_date") and run.get("end_date")):
+        return "-"
+    seconds = (datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])).total_seconds()
+    return f"{seconds:.0f}s"
+
+
+def _table_counts(warehouse_uri: str) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(warehouse_uri) as conn:
+        return {table: conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in STAR_SCHEMA}
+
+
+def _all_running(status: dict) -> bool:
+    return status["postgres"]["running"] and status["s3"]["running"] and all(
+        c["running"] for c in status["airflow"]["components"].values()
+    )
+
+
+def _print_status(status: dict) -> None:
+    def state(running: bool) -> str:
+        return "running" if running else "stopped"
+
+    pg, s3, af = status["postgres"], status["s3"], status["airflow"]
+    print(f"PostgreSQL  {state(pg['running']):<8} {pg['uri']}   (log {pg['log']})")
+    print(f"S3 (moto)   {state(s3['running']):<8} {s3['endpoint_url']}  bucket {s3['bucket']}   (log {s3['log']})")
+    for name, component in af["components"].items():
+        print(f"Airflow {name:<13} {state(component['running']):<8} (log {component['log']})")
+    if any(c["running"] for c in af["components"].values()):
+        print(f"Airflow UI  {af['url']}   login: {af['user']} / {af['password']}")
+    print(f"State:      {status['state_dir']}")
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparkify", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Every command takes --help. State lives in .sparkify/ (git-ignored); ports: SPARKIFY_PG_PORT, "
+        "SPARKIFY_S3_PORT, SPARKIFY_AIRFLOW_PORT (defaults 55432, 15000, 18080).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="start the stack, load data, backfill every day, print row counts",
+                               description="Start the stack, put the data in its S3 bucket, run the DAG for every day in "
+                               "the range through the scheduler as a backfill, print per-table row counts and how to open "
+                               "the UI. Exit 0 only if every run succeeded. Running it again re-runs the days: no count changes.")
+    demo.add_argument("--data", metavar="DIR", help="a folder laid out like the Sparkify bucket (default: generated data)")
+    demo.add_argument("--start", type=_iso_day, help="first day to run (default: the first day in the data)")
+    demo.add_argument("--end", type=_iso_day, help="last day to run, inclusive (default: the last day in the data)")
+    demo.add_argument("--max-active-runs", type=int, default=2, help="days run at once (default: %(default)s)")
+    generated = demo.add_argument_group("generated data (without --data; made once into .sparkify/demo-data)")
+    generated.add_argument("--days", type=int, default=7, help="days of events (default: %(default)s)")
+    generated.add_argument("--first-day", type=_iso_day, default="2018-11-01", help="(default: %(default)s)")
+    generated.add_argument("--events", type=int, default=5_000, help="events in all (default: %(default)s)")
+    generated.add_argument("--songs", type=int, default=1_000, help="catalog songs (default: %(default)s)")
+    generated.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
+    demo.set_defaults(handler=cmd_demo)
+
+    up = commands.add_parser("up", help="start PostgreSQL, S3 and Airflow (idempotent)",
+                             description="Start whatever part of the local stack is not running, create the "
+                             "databases and tables, and print each service's address and the UI login.")
+    up.add_argument("--data", metavar="DIR", help="load this bucket-shaped folder into S3 when S3 starts")
+    up.set_defaults(handler=cmd_up)
+    commands.add_parser("down", help="stop exactly what up started").set_defaults(handler=cmd_down)
+    status = commands.add_parser("status", help="each service's state and address; the UI login (exit 3 if not all up)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=cmd_status)
+    commands.add_parser("env", help="shell exports for the running stack: eval \"$(./sparkify env)\"").set_defaults(handler=cmd_env)
+
+    generate = commands.add_parser("generate", help="generate Sparkify-shaped data (see: ./sparkify generate --help)", add_help=False)
+    generate.add_argument("datagen_args", nargs=argparse.REMAINDER)
+    generate.set_defaults(handler=cmd_generate)
+    test = commands.add_parser("test", help="run the whole test suite (arguments go to pytest)", add_help=False)
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(handler=cmd_test)
+    if (REPO / "local_stack" / "gx_cli.py").exists():
+        gx = commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites", add_help=False)
+        gx.add_argument("gx_args", nargs=argparse.REMAINDER)
+        gx.set_defaults(handler=cmd_gx)
+    return parser
+
+
+def _iso_day(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2018-11-01") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except StackError as error:
+        print(f"sparkify: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
