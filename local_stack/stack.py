@@ -140,16 +140,20 @@ class Stack:
 
     def _up_s3(self, state: dict[str, Any], result: dict[str, list[str]], seed_dir: Path | None, reseed: bool) -> None:
         record = self._record(state, "s3")
-        if record and is_alive(record) and seed_dir and reseed:
+        running = bool(record and is_alive(record))
+        port = None
+        if running and seed_dir and reseed:
+            # Same port: the running Airflow components have it in their connection.
             log.info("restarting moto S3 to load %s", seed_dir)
             stop_all([record], timeout=15)
-        elif record and is_alive(record):
+            port, running = self._port(state, "s3"), False
+        if running:
             result["already_running"].append("s3")
             if seed_dir:
                 log.warning("S3 already running: %s not loaded (use local_stack.s3.upload_tree)", seed_dir)
         else:
             seed = Seed(BUCKET, Path(seed_dir)) if seed_dir else None
-            server = S3Server(self._pick_port(state, "s3"), self.logs / "s3.log", seed=seed)
+            server = S3Server(port or self._pick_port(state, "s3"), self.logs / "s3.log", seed=seed)
             log.info("starting moto S3 on %s%s", server.endpoint_url, f" seeded from {seed_dir}" if seed else "")
             state["ports"]["s3"] = server.port
             state["processes"]["s3"] = server.start().to_json()

@@ -70,7 +70,16 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "artists", Role.DIMENSION, keys=("artist_id",), load=sql_queries.ARTISTS, mode=LoadMode.UPSERT, suite="artists"
     ),
-    TableSpec("time", Role.DIMENSION, keys=("start_time",), load=sql_queries.TIME, mode=LoadMode.UPSERT, suite="time"),
+    # Derived from the day's songplays, so the day is replaced with them (no orphan after a reload).
+    TableSpec(
+        "time",
+        Role.DIMENSION,
+        keys=("start_time",),
+        load=sql_queries.TIME,
+        mode=LoadMode.APPEND,
+        slice_column="start_time",
+        suite="time",
+    ),
 )
 
 

@@ -176,3 +176,22 @@ def test_a_corrupt_day_fails_the_run_and_changes_nothing(pipeline, sample_s3, s3
     output = result.stdout + result.stderr
     assert f"log_data/2018/12/{day}-events.json, line 2: the JSON document starting here is not complete" in output
     assert snapshot(pipeline["warehouse"]) == before
+
+
+def test_a_redelivered_day_replaces_that_days_songplays_and_times(pipeline, sample_s3, s3_client_for, shared_sample):
+    day = SEQUENTIAL_DAYS[0]
+    key = f"log_data/{day[:4]}/{day[5:7]}/{day}-events.json"
+    original = (shared_sample / key).read_bytes()
+    kept = original.split(b"\n")[:40]
+    s3 = s3_client_for(sample_s3.endpoint_url)
+    day_filter = f"start_time >= '{day}' AND start_time < DATE '{day}' + 1"
+    try:
+        s3.put_object(Bucket=sample_s3.bucket, Key=key, Body=b"\n".join(kept))
+        assert_succeeded(run_dag(day, pipeline["env"], pipeline["homes"] / "redelivered"), day)
+        plays = [json.loads(line) for line in kept if json.loads(line)["page"] == "NextSong"]
+        times = {datetime(1970, 1, 1) + timedelta(milliseconds=event["ts"]) for event in plays}
+        assert query(pipeline["warehouse"], f"SELECT COUNT(*) FROM songplays WHERE {day_filter}") == [(len(plays),)]
+        assert {row[0] for row in query(pipeline["warehouse"], f'SELECT start_time FROM "time" WHERE {day_filter}')} == times
+    finally:
+        s3.put_object(Bucket=sample_s3.bucket, Key=key, Body=original)
+        assert_succeeded(run_dag(day, pipeline["env"], pipeline["homes"] / "redelivered"), day)
