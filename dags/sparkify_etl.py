@@ -8,7 +8,7 @@ schema: fact `songplays`, dimensions `users`, `songs`, `artists`, `time`.
 |---|---|
 | `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied again only when they changed |
 | `load_songplays_fact` | one songplay per NextSong event of the day; the day is replaced, so re-runs never duplicate |
-| `load_dimensions` | `users` (latest level), `songs`, `artists`, `time`: upserts on their natural keys |
+| `load_dimensions` | `users` (latest level), `songs`, `artists`: upserts on their natural keys; `time`: the day's songplay times, replaced with the day |
 | `run_quality_checks` | every table not empty, keys not null and unique, one songplay per NextSong event of the day |
 
 A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned table, so
@@ -94,6 +94,7 @@ with DAG(
                 load=spec.load,
                 mode=spec.mode,
                 keys=spec.keys,
+                slice_column=spec.slice_column,
                 slice_start=RUN_DAY_START if spec.load.sliced else None,
                 slice_end=RUN_DAY_END if spec.load.sliced else None,
             )
