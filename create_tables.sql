@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS staging_songs (
     year             INTEGER
 );
 
--- One row per NextSong event. songplay_id is md5 of the event's (session, item, user), so a
+-- One row per NextSong event. songplay_id is md5 of the event's (user, session, item, time), so a
 -- re-run of a day produces the same ids.
 CREATE TABLE IF NOT EXISTS songplays (
     songplay_id VARCHAR(32) NOT NULL PRIMARY KEY,

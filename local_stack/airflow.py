@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack.process import ProcessRecord, StackError, is_alive, log_tail, spawn
+from local_stack.s3 import ACCESS_KEY, SECRET_KEY
 
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
@@ -59,6 +60,7 @@ def airflow_env(settings: AirflowSettings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": settings.metadata_uri,
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.api_port),
+        "AIRFLOW__API__BASE_URL": f"{settings.url}/",  # links in alerts point at this UI
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.url}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.passwords_file),
@@ -69,8 +71,8 @@ def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: st
     """Airflow connections `redshift` and `aws_credentials` and variable `sparkify_s3_bucket`, as env vars."""
     aws = {
         "conn_type": "aws",
-        "login": "local",
-        "password": "local",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
         "extra": {"endpoint_url": s3_endpoint, "region_name": region},
     }
     return {
@@ -78,6 +80,18 @@ def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: st
         "AIRFLOW_CONN_AWS_CREDENTIALS": json.dumps(aws),
         "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
     }
+
+
+def alert_env(smtp_host: str, smtp_port: int, recipients: str) -> dict[str, str]:
+    """Alert connection `sparkify_alerts_smtp` (plain SMTP, no login) and variable `sparkify_alert_emails`, as env vars."""
+    smtp = {
+        "conn_type": "smtp",
+        "host": smtp_host,
+        "port": smtp_port,
+        "extra": {"from_email": "sparkify-alerts@localhost", "disable_ssl": True, "disable_tls": True,
+                  "timeout": 10, "retry_limit": 1},
+    }
+    return {"AIRFLOW_CONN_SPARKIFY_ALERTS_SMTP": json.dumps(smtp), "AIRFLOW_VAR_SPARKIFY_ALERT_EMAILS": recipients}
 
 
 def read_password(passwords_file: Path) -> str | None:

@@ -2,7 +2,9 @@
 
     ./sparkify demo                      # generate data, start everything, backfill every day, show counts
     ./sparkify demo --data ../shared/data/sparkify --start 2018-11-01 --end 2018-11-07
-    ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, Airflow
+    ./sparkify demo --corrupt-day 2018-11-03   # that day fails the quality gate; its alert arrives
+    ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, SMTP catcher, Airflow
+    ./sparkify alerts [--show N | --clear]   # the alert emails the stack received, newest first
     ./sparkify generate --out DIR        # Sparkify-shaped data (python -m datagen --help)
     ./sparkify test                      # the whole test suite
 """
@@ -21,6 +23,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from local_stack.mail import Mailbox
 from local_stack.process import StackError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,20 +71,46 @@ def cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    mailbox = Mailbox(Stack().mail_dir)
+    if args.clear:
+        print(f"deleted {mailbox.clear()} alert(s) from {mailbox.folder}")
+        return 0
+    mails = mailbox.messages()
+    if args.show is not None:
+        if not 1 <= args.show <= len(mails):
+            raise StackError(f"No alert number {args.show}: {len(mails)} received (1 = the newest).")
+        print(mails[args.show - 1].show(), end="")
+        return 0
+    if not mails:
+        print(f"No alerts received (the stack's SMTP catcher saves them in {mailbox.folder}).")
+        return 0
+    for number, mail in enumerate(mails, 1):
+        print(f"{number:>3}  {mail.received.astimezone():%Y-%m-%d %H:%M:%S}  {mail.subject}")
+    print("\n./sparkify alerts --show N prints one (1 = the newest); --clear deletes them all.")
+    return 0
+
+
+def cmd_generate(arguments: list[str]) -> int:
     from datagen.__main__ import main as datagen_main
 
-    return datagen_main(args.datagen_args)
+    return datagen_main(arguments)
 
 
-def cmd_test(args: argparse.Namespace) -> int:
-    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=REPO)
+def cmd_test(arguments: list[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "pytest", *arguments], cwd=REPO)
 
 
-def cmd_gx(args: argparse.Namespace) -> int:
+def cmd_gx(arguments: list[str]) -> int:
     from local_stack.gx_cli import main as gx_main
 
-    return gx_main(args.gx_args)
+    return gx_main(arguments)
+
+
+# Commands whose arguments belong to another tool, passed through untouched (--help included).
+PASS_THROUGH = {"generate": cmd_generate, "test": cmd_test, "gx": cmd_gx}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -104,9 +133,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise StackError(f"No log_data/YYYY/MM/YYYY-MM-DD-events.json under {data}: nothing to run.")
     if start > end:
         raise StackError(f"--start {start} is after --end {end}.")
+    if args.corrupt_day and not start <= args.corrupt_day <= end:
+        raise StackError(f"--corrupt-day {args.corrupt_day} is not among the days run ({start} to {end}).")
 
     print(f"Starting the local stack with s3://sparkify-local loaded from {data} ...")
     status = stack.up(seed_dir=data, reseed=True)["status"]
+    if args.corrupt_day:
+        key = _load_corrupt_day(data, args.corrupt_day, stack.state_dir / "corrupt-data", status["s3"])
+        print(f"Loaded a corrupted copy of {key}: every 5th event's method is 'POST' (its suite allows GET and PUT).")
+    mailbox = Mailbox(stack.mail_dir)
+    alerts_before = len(mailbox.messages())
     airflow_url = status["airflow"]["url"]
     api = AirflowApi(airflow_url, status["airflow"]["user"], status["airflow"]["password"])
     api.wait_for_dag(DAG_ID)
@@ -121,9 +157,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     days_run = _day_range(start, end)
     failed = [day for day in days_run if runs.get(day, {}).get("state") != "success"]
     print(f"\n{len(days_run) - len(failed)} of {len(days_run)} day(s) succeeded" + (f"; not succeeded: {', '.join(failed)}" if failed else "."))
+    if failed:
+        # The DAG processor sends a run's alert shortly after the run fails.
+        alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=90) - alerts_before
+        print(f"Alerts:     {alerts} received for the failed day(s): ./sparkify alerts, ./sparkify alerts --show 1")
     print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
     print(f"Warehouse:  psql {stack.environment()['WAREHOUSE_URI']!r}    Stop everything: ./sparkify down")
-    return 1 if failed else 0
+    return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) else 1
 
 
 # --- Airflow's REST API ----------------------------------------------------------------------------
@@ -217,6 +257,32 @@ def _sample_dir(path: str) -> Path:
     return data
 
 
+def _load_corrupt_day(data: Path, day: str, out_dir: Path, s3: dict) -> str:
+    """Put a copy of day's events with every 5th event's method set to 'POST' (made in out_dir) over its object in S3."""
+    from local_stack.s3 import client
+
+    key = f"log_data/{day[:4]}/{day[5:7]}/{day}-events.json"
+    if not (data / key).is_file():
+        raise StackError(f"--corrupt-day {day}: {data / key} does not exist.")
+    lines = (data / key).read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if number % 5 == 0 and line.strip():
+            lines[number] = json.dumps({**json.loads(line), "method": "POST"})
+    corrupt = out_dir / key
+    corrupt.parent.mkdir(parents=True, exist_ok=True)
+    corrupt.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    client(s3["endpoint_url"]).put_object(Bucket=s3["bucket"], Key=key, Body=corrupt.read_bytes())
+    return key
+
+
+def _wait_for_alerts(mailbox: Mailbox, count: int, timeout: float) -> int:
+    """Until mailbox holds count messages or timeout seconds passed; returns how many it holds."""
+    deadline = time.monotonic() + timeout
+    while len(mailbox.messages()) < count and time.monotonic() < deadline:
+        time.sleep(2)
+    return len(mailbox.messages())
+
+
 def _days_in(data: Path) -> list[str]:
     return sorted(p.name.removesuffix("-events.json") for p in (data / "log_data").glob("*/*/*-events.json"))
 
@@ -241,7 +307,7 @@ def _table_counts(warehouse_uri: str) -> dict[str, int]:
 
 
 def _all_running(status: dict) -> bool:
-    return status["postgres"]["running"] and status["s3"]["running"] and all(
+    return status["postgres"]["running"] and status["s3"]["running"] and status["smtp"]["running"] and all(
         c["running"] for c in status["airflow"]["components"].values()
     )
 
@@ -250,9 +316,11 @@ def _print_status(status: dict) -> None:
     def state(running: bool) -> str:
         return "running" if running else "stopped"
 
-    pg, s3, af = status["postgres"], status["s3"], status["airflow"]
+    pg, s3, smtp, af = status["postgres"], status["s3"], status["smtp"], status["airflow"]
     print(f"PostgreSQL  {state(pg['running']):<8} {pg['uri']}   (log {pg['log']})")
     print(f"S3 (moto)   {state(s3['running']):<8} {s3['endpoint_url']}  bucket {s3['bucket']}   (log {s3['log']})")
+    print(f"SMTP        {state(smtp['running']):<8} 127.0.0.1:{smtp['port']}  alerts to {smtp['recipients']} saved in "
+          f"{smtp['mail_dir']}: ./sparkify alerts   (log {smtp['log']})")
     for name, component in af["components"].items():
         print(f"Airflow {name:<13} {state(component['running']):<8} (log {component['log']})")
     if any(c["running"] for c in af["components"].values()):
@@ -267,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkify", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Every command takes --help. State lives in .sparkify/ (git-ignored); ports: SPARKIFY_PG_PORT, "
-        "SPARKIFY_S3_PORT, SPARKIFY_AIRFLOW_PORT (defaults 55432, 15000, 18080).",
+        "SPARKIFY_S3_PORT, SPARKIFY_SMTP_PORT, SPARKIFY_AIRFLOW_PORT (defaults 55432, 15000, 1025, 18080).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -279,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", type=_iso_day, help="first day to run (default: the first day in the data)")
     demo.add_argument("--end", type=_iso_day, help="last day to run, inclusive (default: the last day in the data)")
     demo.add_argument("--max-active-runs", type=int, default=2, help="days run at once (default: %(default)s)")
+    demo.add_argument("--corrupt-day", type=_iso_day, metavar="DAY",
+                      help="load a corrupted copy of DAY's events (made in .sparkify/; the data folder is untouched): "
+                      "that day fails the quality gate and its alert arrives (./sparkify alerts)")
     generated = demo.add_argument_group("generated data (without --data; made once into .sparkify/demo-data)")
     generated.add_argument("--days", type=int, default=7, help="days of events (default: %(default)s)")
     generated.add_argument("--first-day", type=_iso_day, default="2018-11-01", help="(default: %(default)s)")
@@ -287,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     generated.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
     demo.set_defaults(handler=cmd_demo)
 
-    up = commands.add_parser("up", help="start PostgreSQL, S3 and Airflow (idempotent)",
+    up = commands.add_parser("up", help="start PostgreSQL, S3, the SMTP catcher and Airflow (idempotent)",
                              description="Start whatever part of the local stack is not running, create the "
                              "databases and tables, and print each service's address and the UI login.")
     up.add_argument("--data", metavar="DIR", help="load this bucket-shaped folder into S3 when S3 starts")
@@ -297,17 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=cmd_status)
     commands.add_parser("env", help="shell exports for the running stack: eval \"$(./sparkify env)\"").set_defaults(handler=cmd_env)
+    alerts = commands.add_parser("alerts", help="the alert emails the stack's SMTP catcher received, newest first",
+                                 description="List the alert emails the local stack's SMTP catcher received "
+                                 "(.sparkify/mail/, one .eml each), newest first, with their time and subject.")
+    show_or_clear = alerts.add_mutually_exclusive_group()
+    show_or_clear.add_argument("--show", type=int, metavar="N", help="print alert N of the list (1 = the newest)")
+    show_or_clear.add_argument("--clear", action="store_true", help="delete every received alert")
+    alerts.set_defaults(handler=cmd_alerts)
 
-    generate = commands.add_parser("generate", help="generate Sparkify-shaped data (see: ./sparkify generate --help)", add_help=False)
-    generate.add_argument("datagen_args", nargs=argparse.REMAINDER)
-    generate.set_defaults(handler=cmd_generate)
-    test = commands.add_parser("test", help="run the whole test suite (arguments go to pytest)", add_help=False)
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    test.set_defaults(handler=cmd_test)
-    if (REPO / "local_stack" / "gx_cli.py").exists():
-        gx = commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites", add_help=False)
-        gx.add_argument("gx_args", nargs=argparse.REMAINDER)
-        gx.set_defaults(handler=cmd_gx)
+    commands.add_parser("generate", help="generate Sparkify-shaped data (./sparkify generate --help)")
+    commands.add_parser("test", help="run the whole test suite (arguments go to pytest)")
+    commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites (./sparkify gx --help)")
     return parser
 
 
@@ -320,8 +391,11 @@ def _iso_day(value: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="  %(message)s")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv and argv[0] in PASS_THROUGH:
+            return PASS_THROUGH[argv[0]](argv[1:])
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except StackError as error:
         print(f"sparkify: {error}", file=sys.stderr)

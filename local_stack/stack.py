@@ -1,11 +1,11 @@
-"""The whole local stack: PostgreSQL (warehouse `sparkify` + Airflow metadata `airflow`), moto S3
-and Airflow, with all state under one folder (default `<repo>/.sparkify/`):
+"""The whole local stack: PostgreSQL (warehouse `sparkify` + Airflow metadata `airflow`), moto S3,
+an SMTP catcher for the alerts and Airflow, with all state under one folder (default `<repo>/.sparkify/`):
 
-    pgdata/  logs/  airflow/ (AIRFLOW_HOME)  state.json (ports, pids)  airflow-passwords.json  lock
+    pgdata/  logs/  airflow/ (AIRFLOW_HOME)  mail/ (alerts, .eml)  state.json (ports, pids)  airflow-passwords.json  lock
 
 `up` is idempotent and starts only what is not running; `down` stops exactly the processes
-recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from
-SPARKIFY_PG_PORT / SPARKIFY_S3_PORT / SPARKIFY_AIRFLOW_PORT, else the defaults below or the
+recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from SPARKIFY_PG_PORT /
+SPARKIFY_S3_PORT / SPARKIFY_SMTP_PORT / SPARKIFY_AIRFLOW_PORT, else the defaults below or the
 next free port above them. Everything listens on 127.0.0.1 only.
 """
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from local_stack import airflow
+from local_stack.mail import MailCatcher
 from local_stack.postgres import PostgresServer, run_sql_file
 from local_stack.process import ProcessRecord, is_alive, pick_port, port_in_use, stop_all
 from local_stack.s3 import REGION, S3Server, Seed, create_bucket
@@ -32,7 +33,9 @@ BUCKET = "sparkify-local"
 WAREHOUSE_DB = "sparkify"
 METADATA_DB = "airflow"
 # service -> (default port, env var that overrides it)
-PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_PORT"), "airflow": (18080, "SPARKIFY_AIRFLOW_PORT")}
+PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_PORT"), "smtp": (1025, "SPARKIFY_SMTP_PORT"),
+         "airflow": (18080, "SPARKIFY_AIRFLOW_PORT")}
+ALERT_RECIPIENTS = "data-team@sparkify.local"
 
 
 def shell_quote(value: str) -> str:
@@ -41,13 +44,15 @@ def shell_quote(value: str) -> str:
 
 
 class Stack:
-    """The local stack rooted at repo, its state in state_dir (default repo/.sparkify)."""
+    """The local stack rooted at repo, its state in state_dir (default $SPARKIFY_STATE_DIR, else repo/.sparkify)."""
 
     def __init__(self, repo: Path = REPO, state_dir: Path | None = None) -> None:
         self.repo = Path(repo).resolve()
+        state_dir = state_dir or os.environ.get("SPARKIFY_STATE_DIR")
         self.state_dir = Path(state_dir).resolve() if state_dir else self.repo / ".sparkify"
         self.logs = self.state_dir / "logs"
         self.state_file = self.state_dir / "state.json"
+        self.mail_dir = self.state_dir / "mail"
 
     # -- state -------------------------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class Stack:
         return {
             **airflow.airflow_env(self._airflow_settings(state)),
             **airflow.connection_env(warehouse, f"http://127.0.0.1:{s3_port}", BUCKET, REGION),
+            **airflow.alert_env("127.0.0.1", self._port(state, "smtp"), ALERT_RECIPIENTS),
             "WAREHOUSE_URI": warehouse,
             "PATH": os.pathsep.join(path),
         }
@@ -160,6 +166,17 @@ class Stack:
             result["started"].append("s3")
         create_bucket(f"http://127.0.0.1:{self._port(state, 's3')}", BUCKET)
 
+    def _up_smtp(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
+        record = self._record(state, "smtp")
+        if record and is_alive(record):
+            result["already_running"].append("smtp")
+            return
+        catcher = MailCatcher(self._pick_port(state, "smtp"), self.mail_dir, self.logs / "smtp.log")
+        log.info("starting the SMTP catcher on 127.0.0.1:%d (mail in %s)", catcher.port, self.mail_dir)
+        state["ports"]["smtp"] = catcher.port
+        state["processes"]["smtp"] = catcher.start().to_json()
+        result["started"].append("smtp")
+
     def _up_airflow(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
         dead = [name for name in airflow.COMPONENTS if not ((r := self._record(state, name)) and is_alive(r))]
         result["already_running"] += [name for name in airflow.COMPONENTS if name not in dead]
@@ -193,17 +210,18 @@ class Stack:
         with self._locked() as state:
             self._up_postgres(state, result)
             self._up_s3(state, result, seed_dir, reseed)
+            self._up_smtp(state, result)
             self._up_airflow(state, result)
         if not result["started"]:
             log.info("local stack already running (%s)", self.state_dir)
         return {**result, "status": self.status()}
 
     def down(self) -> dict[str, list[str]]:
-        """Stop the recorded processes (Airflow, then S3) and the PostgreSQL cluster; returns {"stopped": [...]}."""
+        """Stop the recorded processes (Airflow, then S3 and SMTP) and the PostgreSQL cluster; returns {"stopped": [...]}."""
         stopped = []
         with self._locked() as state:
-            # Airflow components together (each may wait for running tasks), then S3.
-            for group in (airflow.COMPONENTS, ("s3",)):
+            # Airflow components together (each may wait for running tasks), then S3 and SMTP.
+            for group in (airflow.COMPONENTS, ("s3", "smtp")):
                 records = {name: r for name in group if (r := self._record(state, name))}
                 for (name, record), was_running in zip(records.items(), stop_all(records.values(), timeout=15)):
                     if was_running:
@@ -222,6 +240,7 @@ class Stack:
         state = self._load()
         pg = self._postgres(self._port(state, "postgres"))
         s3_record = self._record(state, "s3")
+        smtp_record = self._record(state, "smtp")
         settings = self._airflow_settings(state)
         components = {}
         for name in airflow.COMPONENTS:
@@ -239,6 +258,9 @@ class Stack:
             "s3": {"running": bool(s3_record and is_alive(s3_record)), "pid": s3_record.pid if s3_record else None,
                    "port": self._port(state, "s3"), "endpoint_url": f"http://127.0.0.1:{self._port(state, 's3')}",
                    "bucket": BUCKET, "log": str(self.logs / "s3.log")},
+            "smtp": {"running": bool(smtp_record and is_alive(smtp_record)), "pid": smtp_record.pid if smtp_record else None,
+                     "port": self._port(state, "smtp"), "mail_dir": str(self.mail_dir), "recipients": ALERT_RECIPIENTS,
+                     "log": str(self.logs / "smtp.log")},
             "airflow": {"components": components, "url": settings.url, "port": settings.api_port,
                         "health": airflow.health(settings.url) if any_airflow else None,
                         "user": airflow.USER,

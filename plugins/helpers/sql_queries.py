@@ -29,7 +29,8 @@ SONGPLAYS = TableLoad(
         "artist_id", "session_id", "location", "user_agent",
     ),
     select="""
-SELECT MD5(CAST(e.sessionid AS VARCHAR) || '|' || CAST(e.iteminsession AS VARCHAR) || '|' || e.userid),
+SELECT MD5(e.userid || '|' || CAST(e.sessionid AS VARCHAR) || '|' || CAST(e.iteminsession AS VARCHAR)
+           || '|' || TO_CHAR(e.ts, 'YYYY-MM-DD HH24:MI:SS.MS')),
        e.ts,
        CAST(e.userid AS INTEGER),
        e.level,

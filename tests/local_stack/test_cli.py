@@ -1,0 +1,90 @@
+"""./sparkify: argument handling, and `demo` through the real scheduler on a private stack."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local_stack import cli
+from local_stack.process import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_command_has_help(capsys):
+    for command in ("demo", "up", "down", "status", "env"):
+        with pytest.raises(SystemExit) as done:
+            cli.main([command, "--help"])
+        assert done.value.code == 0
+        assert "usage: sparkify " + command in capsys.readouterr().out
+
+
+def test_pass_through_commands_hand_over_their_arguments(monkeypatch):
+    seen = {}
+    monkeypatch.setitem(cli.PASS_THROUGH, "generate", lambda arguments: seen.setdefault("args", arguments) and 0)
+    assert cli.main(["generate", "--help", "--out", "x"]) == 0
+    assert seen["args"] == ["--help", "--out", "x"]
+
+
+def test_bad_dates_and_bad_data_folders_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["demo", "--start", "2018-13-01"])
+    assert "'2018-13-01' is not a date like 2018-11-01" in capsys.readouterr().err
+    assert cli.main(["demo", "--data", str(tmp_path)]) == 2
+    assert "is not laid out like the Sparkify bucket" in capsys.readouterr().err
+
+
+def test_day_range_is_inclusive():
+    assert cli._day_range("2018-11-30", "2018-12-02") == ["2018-11-30", "2018-12-01", "2018-12-02"]
+
+
+@pytest.fixture(scope="module")
+def demo_env(server_tmp_factory):
+    """A private stack (state dir, free ports) for the demo runs of this module; stopped at the end."""
+    env = {
+        **os.environ,
+        "SPARKIFY_STATE_DIR": str(server_tmp_factory("demo") / "state"),
+        "SPARKIFY_PG_PORT": str(free_port()),
+        "SPARKIFY_S3_PORT": str(free_port()),
+        "SPARKIFY_AIRFLOW_PORT": str(free_port()),
+    }
+    yield env
+    subprocess.run([sys.executable, "-m", "local_stack.cli", "down"], cwd=REPO, env=env, capture_output=True, timeout=120)
+
+
+def demo(env, *arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "local_stack.cli", "demo", *arguments], cwd=REPO, env=env, capture_output=True,
+        text=True, timeout=1200,
+    )
+
+
+def counts(output: str) -> dict[str, int]:
+    return {table: int(n.replace(",", "")) for table, n in re.findall(r"^  (\w+)\s+([\d,]+)$", output, re.MULTILINE)}
+
+
+def test_demo_backfills_generated_days_and_a_second_demo_changes_no_count(demo_env):
+    first = demo(demo_env, "--days", "2", "--events", "600", "--songs", "150")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 of 2 day(s) succeeded." in first.stdout
+    assert re.search(r"Airflow UI: http://127\.0\.0\.1:\d+/dags/sparkify_etl  \(login admin / \S+\)", first.stdout)
+    rows = counts(first.stdout)
+    assert rows["staging_events"] == 600 and rows["staging_songs"] == 150 and rows["songplays"] > 0
+    again = demo(demo_env, "--days", "2", "--events", "600", "--songs", "150")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert counts(again.stdout) == rows
+
+
+def test_demo_exits_1_and_names_the_day_that_failed(demo_env, tmp_path):
+    from datagen import generate
+
+    data = tmp_path / "data"
+    generate(data, events=300, songs=100, start="2018-11-20", days=2, progress=False)
+    bad_day = data / "log_data/2018/11/2018-11-21-events.json"
+    bad_day.write_bytes(bad_day.read_bytes() + b'\n{"ts": 1542758400000, "page": ')
+    result = demo(demo_env, "--data", str(data))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-21" in result.stdout
