@@ -9,6 +9,7 @@ schema: fact `songplays`, dimensions `users`, `songs`, `artists`, `time`.
 | `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied again only when they changed |
 | `load_songplays_fact` | one songplay per NextSong event of the day; the day is replaced, so re-runs never duplicate |
 | `load_dimensions` | `users` (latest level), `songs`, `artists`: upserts on their natural keys; `time`: the day's songplay times, replaced with the day |
+| `validate` | a Great Expectations suite per table (gx/expectations/), on the run's day of `staging_events`, `songplays` and `time`; a failure fails the run at once and is shown in Data Docs |
 | `run_quality_checks` | every table not empty, keys not null and unique, one songplay per NextSong event of the day |
 
 A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned table, so
@@ -19,19 +20,27 @@ Configuration: connections `redshift` (Redshift, or Postgres locally) and `aws_c
 Airflow variables `sparkify_s3_bucket` (default `udacity-dend`), `sparkify_s3_region`
 (default `us-west-2`) and `sparkify_redshift_iam_role` (optional; without it the keys of
 `aws_credentials` are used).
+
+Alerts: one message per failed run (failed tasks, errors, failed checks, log links) by email, Slack
+and/or a JSON webhook, each on when its connection exists (`sparkify_alerts_smtp`,
+`sparkify_alerts_slack`, `sparkify_alerts_webhook`); see plugins/helpers/alerts.py.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, TaskGroup, chain
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
+from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
+from helpers.gx_context import file_context, table_checkpoint, validated_tables
 from helpers.quality_checks import SONGPLAYS_RECONCILE, table_checks
 from helpers.tables import RUN_DAY_END, RUN_DAY_START, Role, tables
 from operators import DataQualityOperator, LoadDimensionOperator, LoadFactOperator, StageToRedshiftOperator
+from operators.gx_validate import GXValidateTableOperator
 
 S3_BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
 S3_REGION = "{{ var.value.get('sparkify_s3_region', 'us-west-2') }}"
@@ -43,6 +52,8 @@ default_args = {
     "retries": 3,
     "retry_delay": timedelta(minutes=5),
     "email_on_retry": False,
+    # Keeps the error of a task's final try for the run's alert.
+    "on_failure_callback": record_task_failure,
 }
 
 with DAG(
@@ -56,6 +67,8 @@ with DAG(
     max_active_runs=3,
     default_args=default_args,
     tags=["sparkify", "redshift"],
+    on_failure_callback=alert_failed_run,
+    on_success_callback=alert_succeeded_run,
 ) as dag:
     begin = EmptyOperator(task_id="begin_execution")
 
@@ -99,6 +112,17 @@ with DAG(
                 slice_end=RUN_DAY_END if spec.load.sliced else None,
             )
 
+    with TaskGroup("validate", tooltip="Great Expectations suite per table") as validate:
+        for spec in validated_tables():
+            GXValidateTableOperator(
+                task_id=f"validate_{spec.name}",
+                table=spec.name,
+                run_day=RUN_DAY_START if spec.slice_column else None,
+                context_type="file",
+                configure_file_data_context=file_context,
+                configure_checkpoint=partial(table_checkpoint, spec.name),
+            )
+
     quality_checks = DataQualityOperator(
         task_id="run_quality_checks",
         checks=[
@@ -111,4 +135,4 @@ with DAG(
 
     end = EmptyOperator(task_id="end_execution")
 
-    chain(begin, stage, load_fact, load_dimensions, quality_checks, end)
+    chain(begin, stage, load_fact, load_dimensions, validate, quality_checks, end)

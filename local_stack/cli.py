@@ -342,7 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="start the stack, load data, backfill every day, print row counts",
                                description="Start the stack, put the data in its S3 bucket, run the DAG for every day in "
                                "the range through the scheduler as a backfill, print per-table row counts and how to open "
-                               "the UI. Exit 0 only if every run succeeded. Running it again re-runs the days: no count changes.")
+                               "the UI. Exit 0 only if every run succeeded (with --corrupt-day: every other run, that day "
+                               "failing). Running it again re-runs the days: no count changes.")
     demo.add_argument("--data", metavar="DIR", help="a folder laid out like the Sparkify bucket (default: generated data)")
     demo.add_argument("--start", type=_iso_day, help="first day to run (default: the first day in the data)")
     demo.add_argument("--end", type=_iso_day, help="last day to run, inclusive (default: the last day in the data)")
@@ -390,7 +391,8 @@ def _iso_day(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="  %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="  %(message)s")
+    logging.getLogger("local_stack").setLevel(logging.INFO)  # the stack's progress, not its libraries' chatter
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv and argv[0] in PASS_THROUGH:

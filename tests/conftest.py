@@ -6,17 +6,21 @@ Nothing here skips: a server that cannot start fails the tests that need it.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from botocore.client import BaseClient
 
 from local_stack.airflow import connection_env
+from local_stack.mail import MailCatcher, Mailbox
 from local_stack.postgres import PostgresServer, run_sql_file
 from local_stack.process import free_port
 from local_stack.s3 import REGION, S3Server, Seed, client, create_bucket
@@ -150,3 +154,59 @@ def airflow_connections_for(monkeypatch) -> Callable[[str, str, str], dict[str, 
 def airflow_connections(airflow_connections_for, warehouse, s3_server, s3_bucket) -> dict[str, str]:
     """airflow_connections_for() applied to this test's warehouse, s3_server and s3_bucket."""
     return airflow_connections_for(warehouse, s3_server, s3_bucket)
+
+
+@pytest.fixture(scope="session")
+def smtp_catcher(server_tmp_factory) -> Iterator[MailCatcher]:
+    """The local stack's SMTP catcher on a free port for the session (host, port, mail_dir)."""
+    base = server_tmp_factory("smtp")
+    catcher = MailCatcher(free_port(), base / "mail", base / "smtp.log")
+    catcher.start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_catcher) -> Mailbox:
+    """smtp_catcher's mailbox, emptied for this test."""
+    box = Mailbox(smtp_catcher.mail_dir)
+    box.clear()
+    return box
+
+
+@dataclass
+class HttpReceiver:
+    """A local HTTP server answering 200 to every request; each request is kept as (method, path, headers, body)."""
+
+    url: str
+    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def json_posts(self) -> list:
+        return [json.loads(body) for method, _, _, body in self.requests if method == "POST"]
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    """An HttpReceiver on a free port of 127.0.0.1 for this test."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            receiver.requests.append((self.command, self.path, dict(self.headers), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_PUT = _record
+
+        def log_message(self, format: str, *args) -> None:  # keep pytest's output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = HttpReceiver(f"http://127.0.0.1:{server.server_port}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    server.shutdown()
+    server.server_close()
+    thread.join(5)

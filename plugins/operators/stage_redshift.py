@@ -176,6 +176,8 @@ class StageToRedshiftOperator(BaseOperator):
         if manifest is not None:
             steps.extend(manifest.record(self.table, self.load_table))
         steps.append(Statement(f"DROP TABLE {load}"))
+        if dialect is Dialect.POSTGRES:  # fresh statistics for the loads' joins (Redshift's COPY keeps its own)
+            steps.append(Statement(f"ANALYZE {quote_table(self.table)}"))
         return steps
 
     # --- execution ---------------------------------------------------------------------------

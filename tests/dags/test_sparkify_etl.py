@@ -42,7 +42,7 @@ def test_every_task_retries_three_times_every_five_minutes_without_retry_emails(
         assert task.depends_on_past is False, task.task_id
 
 
-def test_task_graph_is_stage_then_fact_then_dimensions_then_checks(dag):
+def test_task_graph_is_stage_then_fact_then_dimensions_then_validation_then_checks(dag):
     def downstream(task_id):
         return sorted(dag.get_task(task_id).downstream_task_ids)
 
@@ -55,10 +55,14 @@ def test_task_graph_is_stage_then_fact_then_dimensions_then_checks(dag):
         "load_dimensions.load_time_dim",
         "load_dimensions.load_users_dim",
     ]
+    validations = sorted(f"validate.validate_{table}" for table in (
+        "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"))
     for dimension in ("artists", "songs", "time", "users"):
-        assert downstream(f"load_dimensions.load_{dimension}_dim") == ["run_quality_checks"]
+        assert downstream(f"load_dimensions.load_{dimension}_dim") == validations
+    for validation in validations:
+        assert downstream(validation) == ["run_quality_checks"]
     assert downstream("run_quality_checks") == ["end_execution"]
-    assert set(dag.task_group.children) == {"begin_execution", "stage", "load_songplays_fact", "load_dimensions", "run_quality_checks", "end_execution"}
+    assert set(dag.task_group.children) == {"begin_execution", "stage", "load_songplays_fact", "load_dimensions", "validate", "run_quality_checks", "end_execution"}
 
 
 def test_dag_has_no_cycles(dag):

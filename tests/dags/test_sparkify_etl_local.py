@@ -29,13 +29,15 @@ PARALLEL_DAYS = ("2018-11-13", "2018-11-14")
 DAYS = SEQUENTIAL_DAYS + PARALLEL_DAYS
 
 
-def run_dag(day: str, env: dict[str, str], airflow_home: Path) -> subprocess.CompletedProcess:
+def run_dag(day: str, env: dict[str, str], airflow_home: Path, *options: str) -> subprocess.CompletedProcess:
+    """`airflow dags test sparkify_etl DAY [options]` with AIRFLOW_HOME airflow_home (migrated on first use)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
     process_env = {**env, "AIRFLOW_HOME": str(airflow_home)}
     if not (airflow_home / "airflow.db").exists():
         subprocess.run([AIRFLOW, "db", "migrate"], env=process_env, capture_output=True, check=True, timeout=300)
     return subprocess.run(
-        [AIRFLOW, "dags", "test", "sparkify_etl", day], env=process_env, capture_output=True, text=True, timeout=900
+        [AIRFLOW, "dags", "test", "sparkify_etl", day, *options], env=process_env, capture_output=True, text=True,
+        timeout=900,
     )
 
 

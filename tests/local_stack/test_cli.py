@@ -88,3 +88,14 @@ def test_demo_exits_1_and_names_the_day_that_failed(demo_env, tmp_path):
     result = demo(demo_env, "--data", str(data))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-21" in result.stdout
+
+
+def test_demo_corrupt_day_fails_the_gate_and_its_alert_arrives_through_the_dag_processor(demo_env):
+    result = demo(demo_env, "--days", "2", "--events", "600", "--songs", "150", "--corrupt-day", "2018-11-02")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-02" in result.stdout
+    assert "Alerts:     1 received" in result.stdout
+    shown = subprocess.run([sys.executable, "-m", "local_stack.cli", "alerts", "--show", "1"], cwd=REPO, env=demo_env,
+                           capture_output=True, text=True, timeout=60)
+    assert "Subject: [sparkify] sparkify_etl FAILED for 2018-11-02: validate.validate_staging_events" in shown.stdout
+    assert "staging_events: expect_column_values_to_be_in_set (column method):" in shown.stdout and "'POST'" in shown.stdout

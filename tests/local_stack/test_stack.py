@@ -2,13 +2,16 @@
 
 import json
 import shutil
+import smtplib
 import subprocess
 import urllib.request
+from email.message import EmailMessage
 from pathlib import Path
 
 import psycopg2
 import pytest
 
+from local_stack.mail import Mailbox
 from local_stack.process import free_port, pid_alive, session_members
 from local_stack.s3 import client
 from local_stack.stack import Stack, shell_quote
@@ -34,7 +37,7 @@ def stack(server_tmp_factory, tmp_path_factory):
     if (REPO / "create_tables.sql").exists():
         shutil.copy(REPO / "create_tables.sql", root)
     with pytest.MonkeyPatch.context() as mp:
-        for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_AIRFLOW_PORT"):
+        for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT", "SPARKIFY_AIRFLOW_PORT"):
             mp.setenv(var, str(free_port()))
         stack = Stack(repo=root)
         first = stack.up()
@@ -46,8 +49,8 @@ def test_up_starts_everything_healthy(stack):
     stack, first = stack
     status = first["status"]
     assert first["already_running"] == []
-    assert set(first["started"]) == {"postgres", "s3", "scheduler", "triggerer", "dag-processor", "api-server"}
-    assert status["postgres"]["running"] and status["s3"]["running"]
+    assert set(first["started"]) == {"postgres", "s3", "smtp", "scheduler", "triggerer", "dag-processor", "api-server"}
+    assert status["postgres"]["running"] and status["s3"]["running"] and status["smtp"]["running"]
     assert all(c["running"] for c in status["airflow"]["components"].values())
     assert {v["status"] for v in status["airflow"]["health"].values()} == {"healthy"}
     assert status["airflow"]["password"]
@@ -58,7 +61,7 @@ def test_second_up_reports_already_running(stack):
     stack, first = stack
     again = stack.up()
     assert again["started"] == []
-    assert len(again["already_running"]) == 6
+    assert len(again["already_running"]) == 7
     assert again["status"]["airflow"]["components"] == first["status"]["airflow"]["components"]
 
 
@@ -73,6 +76,20 @@ def test_up_made_the_databases_schema_and_bucket(stack):
             assert cur.fetchone()[0]
     endpoint = json.loads(env["AIRFLOW_CONN_AWS_CREDENTIALS"])["extra"]["endpoint_url"]
     assert env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"] in [b["Name"] for b in client(endpoint).list_buckets()["Buckets"]]
+
+
+def test_mail_sent_to_the_alert_connection_lands_in_the_mail_folder(stack):
+    stack, first = stack
+    env = stack.environment()
+    smtp = json.loads(env["AIRFLOW_CONN_SPARKIFY_ALERTS_SMTP"])
+    assert (smtp["host"], smtp["port"]) == ("127.0.0.1", first["status"]["smtp"]["port"])
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = smtp["extra"]["from_email"], env["AIRFLOW_VAR_SPARKIFY_ALERT_EMAILS"], "probe"
+    message.set_content("hello")
+    with smtplib.SMTP(smtp["host"], smtp["port"], timeout=10) as server:
+        server.send_message(message)
+    (mail,) = Mailbox(stack.mail_dir).messages()
+    assert mail.subject == "probe" and mail.text().strip() == "hello"
 
 
 def test_admin_can_log_in_with_the_generated_password(stack):
@@ -102,7 +119,7 @@ def test_down_stops_everything_it_started_and_nothing_is_left(stack):
     stack, first = stack
     state = json.loads(stack.state_file.read_text())
     pg_pid = first["status"]["postgres"]["pid"]
-    sessions = [state["processes"][name]["pid"] for name in ("s3", "scheduler", "triggerer", "dag-processor", "api-server")]
+    sessions = [state["processes"][name]["pid"] for name in ("s3", "smtp", "scheduler", "triggerer", "dag-processor", "api-server")]
     assert all(session_members(sid) for sid in sessions)
 
     result = stack.down()
@@ -110,6 +127,6 @@ def test_down_stops_everything_it_started_and_nothing_is_left(stack):
     assert [sid for sid in sessions if session_members(sid)] == []
     assert not pid_alive(pg_pid)
     status = stack.status()
-    assert not status["postgres"]["running"] and not status["s3"]["running"]
+    assert not status["postgres"]["running"] and not status["s3"]["running"] and not status["smtp"]["running"]
     assert not any(c["running"] for c in status["airflow"]["components"].values())
     assert stack.down() == {"stopped": []}

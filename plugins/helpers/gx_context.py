@@ -1,0 +1,334 @@
+"""Great Expectations for the warehouse: the File Data Context in <repo>/gx, built from the table spec.
+
+The expectation suites (``gx/expectations/<suite>.json``) are the source of truth: people edit them
+by hand or with ``./sparkify gx``. ``build()`` derives everything else from ``helpers.tables``: one
+Postgres datasource whose connection string is ``${SPARKIFY_WAREHOUSE_URL}`` (substituted from the
+environment when a validation runs, never written to a file), and per table with a ``suite`` a
+table asset, a batch definition (daily on its slice column, else the whole table), a validation
+definition and a checkpoint that updates Data Docs. Checkpoints and validation definitions are named
+after their table.
+
+GX is imported inside the functions: the DAG file imports this module when it is parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+from helpers.tables import TABLES, TableSpec
+
+if TYPE_CHECKING:
+    from great_expectations import Checkpoint
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.data_context import FileDataContext
+    from great_expectations.datasource.fluent import PostgresDatasource
+
+GX_DIR = Path(__file__).resolve().parents[2] / "gx"
+URL_ENV = "SPARKIFY_WAREHOUSE_URL"
+DATASOURCE = "warehouse"
+DAILY = "daily"
+WHOLE_TABLE = "whole_table"
+DOCS_SITE = "local_site"
+RESULT_FORMAT = {"result_format": "SUMMARY"}
+SAMPLE_VALUES = 5
+"""Unexpected values quoted per failed expectation in failure reports."""
+
+
+def quiet_gx(level: int = logging.WARNING) -> None:
+    """Keep GX's chatter (hundreds of INFO lines per import) below ``level`` out of task logs and the CLI."""
+    logger = logging.getLogger("great_expectations")
+    if logger.getEffectiveLevel() < level:
+        logger.setLevel(level)
+
+
+def validated_tables() -> list[TableSpec]:
+    """The tables of the spec that have a suite, in spec order."""
+    return [spec for spec in TABLES if spec.suite]
+
+
+def table_spec(table: str) -> TableSpec:
+    for spec in validated_tables():
+        if spec.name == table:
+            return spec
+    names = ", ".join(spec.name for spec in validated_tables())
+    raise ValueError(f"No expectation suite for table {table!r}: the tables with one are {names}.")
+
+
+def day_batch_parameters(day: date) -> dict[str, int]:
+    """Batch parameters selecting one UTC day of a table partitioned daily on its slice column."""
+    return {"year": day.year, "month": day.month, "day": day.day}
+
+
+def file_context(gx_dir: Path = GX_DIR) -> FileDataContext:
+    """The File Data Context in ``gx_dir`` (the repo's gx/ by default); it must exist."""
+    if not (gx_dir / "great_expectations.yml").is_file():
+        raise FileNotFoundError(f"No GX File Data Context in {gx_dir}: great_expectations.yml is missing.")
+    quiet_gx()
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", context_root_dir=gx_dir)
+
+
+def table_checkpoint(table: str, context: FileDataContext) -> Checkpoint:
+    """The checkpoint validating ``table`` (for GXValidateCheckpointOperator's configure_checkpoint)."""
+    return context.checkpoints.get(table)
+
+
+# --- building the context -------------------------------------------------------------------------
+
+
+def build(gx_dir: Path = GX_DIR) -> FileDataContext:
+    """Create or update the context in ``gx_dir`` to match the table spec; running it again changes nothing.
+
+    Needs ${SPARKIFY_WAREHOUSE_URL} to reach a warehouse holding the tables (GX checks each asset's
+    table), and every table's suite in gx_dir/expectations/.
+    """
+    quiet_gx()
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.exceptions import DataContextError
+
+    context = gx.get_context(mode="file", context_root_dir=gx_dir)
+    if context.variables.progress_bars != ProgressBarsConfig(globally=False, metric_calculations=False) or (
+        context.variables.analytics_enabled is not False
+    ):
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        context.variables.analytics_enabled = False
+        context.variables.save()
+
+    datasource = _datasource(context)
+    wanted = {spec.name for spec in validated_tables()}
+    for spec in validated_tables():
+        try:
+            suite = context.suites.get(spec.suite)
+        except DataContextError:
+            raise FileNotFoundError(
+                f"Table {spec.name}: its suite file {gx_dir / 'expectations' / spec.suite}.json is missing."
+            ) from None
+        batch_definition = _batch_definition(datasource, spec)
+        validation = _get_or_add(
+            context.validation_definitions,
+            gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite),
+            same=lambda old, new: old.data.id == new.data.id and old.suite.id == new.suite.id,
+        )
+        _get_or_add(
+            context.checkpoints,
+            gx.Checkpoint(
+                name=spec.name,
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                result_format=RESULT_FORMAT,
+            ),
+            same=lambda old, new: old.dict(exclude={"id"}) == new.dict(exclude={"id"}),
+        )
+    for factory in (context.checkpoints, context.validation_definitions):
+        for stale in [item for item in factory.all() if item.name not in wanted]:
+            factory.delete(stale.name)
+    for asset in [asset for asset in datasource.assets if asset.name not in wanted]:
+        datasource.delete_asset(asset.name)
+    return context
+
+
+def _datasource(context: FileDataContext) -> PostgresDatasource:
+    connection_string = "${" + URL_ENV + "}"
+    try:
+        datasource = context.data_sources.get(DATASOURCE)
+    except KeyError:
+        return context.data_sources.add_postgres(DATASOURCE, connection_string=connection_string)
+    if str(datasource.connection_string) != connection_string:
+        raise ValueError(
+            f"Datasource {DATASOURCE!r} in {context.root_directory}/great_expectations.yml must have connection "
+            f"string {connection_string}, never a literal one (it would be committed)."
+        )
+    return datasource
+
+
+def _batch_definition(datasource: PostgresDatasource, spec: TableSpec) -> BatchDefinition:
+    try:
+        asset = datasource.get_asset(spec.name)
+    except LookupError:
+        asset = datasource.add_table_asset(name=spec.name, table_name=spec.name)
+    if asset.table_name != spec.name:
+        datasource.delete_asset(spec.name)
+        asset = datasource.add_table_asset(name=spec.name, table_name=spec.name)
+    name = DAILY if spec.slice_column else WHOLE_TABLE
+    for stale in [bd.name for bd in asset.batch_definitions if bd.name != name]:
+        asset.delete_batch_definition(stale)
+    try:
+        batch_definition = asset.get_batch_definition(name)
+    except KeyError:
+        batch_definition = None
+    if batch_definition is not None and spec.slice_column:
+        partitioner = batch_definition.partitioner
+        if partitioner is None or partitioner.column_name != spec.slice_column:
+            asset.delete_batch_definition(name)
+            batch_definition = None
+    if batch_definition is None:
+        if spec.slice_column:
+            return asset.add_batch_definition_daily(name, column=spec.slice_column)
+        return asset.add_batch_definition_whole_table(name)
+    return batch_definition
+
+
+def _get_or_add(factory: Any, wanted: Any, same: Callable[[Any, Any], bool]) -> Any:
+    """The stored item named like ``wanted`` if it is the ``same``, else ``wanted`` stored in its place."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        existing = factory.get(wanted.name)
+    except DataContextError:
+        return factory.add(wanted)
+    if same(existing, wanted):
+        return existing
+    return factory.add_or_update(wanted)
+
+
+# --- running and reporting ------------------------------------------------------------------------
+
+
+class EmptyDay(Exception):
+    """A day-partitioned table has no row on the day: GX finds no batch, so the day fails as empty."""
+
+
+def empty_day_message(table: str, day: date | None) -> str:
+    spec = table_spec(table)
+    when = f"on {day.isoformat()} (UTC) by {spec.slice_column}" if day else "at all"
+    return f"Table {table}: no rows {when}, so suite {spec.suite!r} has no batch to validate; it must not be empty."
+
+
+def run_checkpoint(context: FileDataContext, table: str, day: date | None = None) -> CheckpointResult:
+    """Validate ``table``: its ``day`` when it is day-partitioned (default: its latest day), else all of it.
+
+    Raises EmptyDay when a day-partitioned table has no row on that day.
+    """
+    from great_expectations.exceptions.exceptions import NoAvailableBatchesError
+
+    spec = table_spec(table)
+    parameters = day_batch_parameters(day) if spec.slice_column and day else {}
+    try:
+        return table_checkpoint(table, context).run(batch_parameters=parameters)
+    except NoAvailableBatchesError:
+        raise EmptyDay(empty_day_message(table, day if spec.slice_column else None)) from None
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    id: str
+    type: str
+    column: str | None
+    description: str | None
+    observed: str
+    error: bool
+    """True when the expectation could not be evaluated (bad SQL, lost connection), not a data failure."""
+
+    def __str__(self) -> str:
+        about = f"column {self.column}" if self.column else self.description
+        return f"[{self.id[:8]}] {self.type}{f' ({about})' if about else ''}: {self.observed}"
+
+
+def failed_expectations(result: CheckpointResult) -> list[FailedExpectation]:
+    """Every failed expectation of ``result`` with what was observed."""
+    failures = []
+    for suite_result in result.run_results.values():
+        for item in suite_result.results:
+            if item.success:
+                continue
+            config = item.expectation_config
+            error = _raised(item.exception_info or {})
+            if error is not None:
+                observed = f"could not be evaluated: {error}"
+            elif config.type == "unexpected_rows_expectation":
+                observed = f"{item.result.get('observed_value')} unexpected row(s)"
+            else:
+                observed = _observed(item.result)
+            failures.append(
+                FailedExpectation(
+                    id=str(config.id),
+                    type=config.type,
+                    column=config.kwargs.get("column"),
+                    description=config.description,
+                    observed=observed,
+                    error=error is not None,
+                )
+            )
+    return failures
+
+
+def _raised(exception_info: dict[str, Any]) -> str | None:
+    """First line of the exception GX caught while evaluating an expectation, if any.
+
+    ``exception_info`` is either one {"raised_exception", "exception_message", ...} or such a dict
+    per metric that failed to resolve.
+    """
+    infos = [exception_info, *(value for value in exception_info.values() if isinstance(value, dict))]
+    for info in infos:
+        if info.get("raised_exception"):
+            lines = str(info.get("exception_message") or "unknown error").strip().splitlines()
+            return lines[0] if lines else "unknown error"
+    return None
+
+
+def _observed(result: dict[str, Any]) -> str:
+    if "unexpected_count" in result:
+        sample = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_VALUES])
+        count = f"{result['unexpected_count']} of {result.get('element_count', '?')} rows unexpected"
+        return f"{count} (e.g. {sample})" if sample else count
+    observed = result.get("observed_value")
+    if mismatched := (result.get("details") or {}).get("mismatched"):
+        return f"observed {observed!r}; mismatched {mismatched!r}"
+    return f"observed {observed!r}"
+
+
+def batch_ids(result: CheckpointResult) -> list[str]:
+    return [str(key.batch_identifier) for key in result.run_results]
+
+
+def docs_pages(context: FileDataContext, result: CheckpointResult) -> list[Path]:
+    """The Data Docs page of each validation in ``result``."""
+    pages = []
+    for key in result.run_results:
+        for site in context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE]):
+            pages.append(_file_url_path(site["site_url"]))
+    return pages
+
+
+def docs_index(context: FileDataContext) -> Path:
+    (site,) = context.get_docs_sites_urls(site_names=[DOCS_SITE])
+    return _file_url_path(site["site_url"])
+
+
+def _file_url_path(url: str) -> Path:
+    return Path(unquote(urlparse(url).path))
+
+
+def failure_report(table: str, context: FileDataContext, result: CheckpointResult) -> str:
+    """What a failed validation of ``table`` says: each failed expectation, observed values, Data Docs page."""
+    failures = failed_expectations(result)
+    evaluated = sum(len(suite_result.results) for suite_result in result.run_results.values())
+    lines = [
+        f"Table {table}: suite {table_spec(table).suite!r} failed {len(failures)} of {evaluated} expectation(s) "
+        f"on batch {', '.join(batch_ids(result))}:",
+        *(f"  - {failure}" for failure in failures),
+        *(f"Data Docs: {page}" for page in docs_pages(context, result)),
+    ]
+    return "\n".join(lines)
+
+
+def set_warehouse_url(url: str) -> None:
+    """Point ${SPARKIFY_WAREHOUSE_URL} at the warehouse for the validations of this process."""
+    os.environ[URL_ENV] = url
+
+
+def iter_suite_files(gx_dir: Path = GX_DIR) -> Iterator[tuple[TableSpec, Path]]:
+    """Each validated table and the path of its suite's JSON file."""
+    for spec in validated_tables():
+        yield spec, gx_dir / "expectations" / f"{spec.suite}.json"

@@ -1,0 +1,110 @@
+"""GXValidateTableOperator: the provider's checkpoint operator for one warehouse table on the run's day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from great_expectations_provider.operators.validate_checkpoint import GXValidateCheckpointOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from great_expectations import Checkpoint
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
+    from great_expectations.data_context import AbstractDataContext
+
+
+class GXValidateTableOperator(GXValidateCheckpointOperator):
+    """Run ``table``'s GX checkpoint; a failed suite fails the task without retrying.
+
+    GXValidateCheckpointOperator has no template fields; this subclass templates ``run_day``
+    (``"{{ ds }}"``) and turns it into the batch parameters year/month/day of the table's daily
+    batch definition. Before the context is loaded, ${SPARKIFY_WAREHOUSE_URL} is set from the
+    ``redshift_conn_id`` connection (masked in logs).
+
+    A failed expectation is a fact about the data: AirflowFailException, whose message names the
+    table, each failed expectation with its observed value, and the validation's Data Docs page.
+    An expectation that could not be evaluated (lost connection, bad SQL) raises AirflowException,
+    which is retried.
+
+    :param table: the validated table (its checkpoint is named after it).
+    :param run_day: the run's day, ISO date (templated); None validates the whole table.
+    :param redshift_conn_id: the warehouse connection.
+    """
+
+    template_fields: Sequence[str] = ("run_day",)
+    ui_color = "#FF6310"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        run_day: str | None = None,
+        redshift_conn_id: str = "redshift",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.run_day = run_day
+        self.redshift_conn_id = redshift_conn_id
+
+    def execute(self, context: Context) -> None:
+        from helpers import gx_context
+
+        gx_context.quiet_gx()  # before GX is first imported
+        from great_expectations.exceptions.exceptions import NoAvailableBatchesError
+        from great_expectations_provider.common.errors import GXValidationFailed
+
+        gx_context.set_warehouse_url(_warehouse_url(self.redshift_conn_id))
+        day = date.fromisoformat(self.run_day) if self.run_day else None
+        if day:
+            self.batch_parameters = gx_context.day_batch_parameters(day)
+        run = _RecordedRun(self.configure_checkpoint)
+        configure_checkpoint, self.configure_checkpoint = self.configure_checkpoint, run.configure
+        try:
+            super().execute(context)
+        except NoAvailableBatchesError:
+            raise AirflowFailException(gx_context.empty_day_message(self.table, day)) from None
+        except GXValidationFailed:
+            if run.result is None:
+                raise
+            report = gx_context.failure_report(self.table, run.context, run.result)
+            if any(failure.error for failure in gx_context.failed_expectations(run.result)):
+                raise AirflowException(report) from None
+            raise AirflowFailException(report) from None
+        finally:
+            self.configure_checkpoint = configure_checkpoint
+        pages = ", ".join(str(page) for page in gx_context.docs_pages(run.context, run.result))
+        self.log.info("Table %s passed its suite on batch %s. Data Docs: %s",
+                      self.table, ", ".join(gx_context.batch_ids(run.result)), pages)
+
+
+class _RecordedRun:
+    """Stands in for the checkpoint the provider runs, keeping its context and result for the report."""
+
+    def __init__(self, configure_checkpoint: Callable[[AbstractDataContext], Checkpoint]) -> None:
+        self._configure_checkpoint = configure_checkpoint
+        self._checkpoint: Checkpoint | None = None
+        self.context: AbstractDataContext | None = None
+        self.result: CheckpointResult | None = None
+
+    def configure(self, context: AbstractDataContext) -> _RecordedRun:
+        self.context = context
+        self._checkpoint = self._configure_checkpoint(context)
+        return self
+
+    def run(self, **kwargs: Any) -> CheckpointResult:
+        self.result = self._checkpoint.run(**kwargs)
+        return self.result
+
+
+def _warehouse_url(conn_id: str) -> str:
+    """SQLAlchemy URL of the connection, password included (escaped) and masked in logs."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+    from airflow.sdk.log import mask_secret
+
+    url = PostgresHook(postgres_conn_id=conn_id).sqlalchemy_url.render_as_string(hide_password=False)
+    mask_secret(url)
+    return url

@@ -1,0 +1,283 @@
+"""The GX suites on the real Sparkify sample: all pass on it, and each family of fault fails the right suite.
+
+Two days of the sample are staged as Redshift's COPY would (helpers.json_copy) and loaded with the
+DAG's own load SQL, once, into a template database; each test validates a fresh copy of it with a
+copy of gx/ (so the repo's gx/uncommitted stays untouched).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from helpers import gx_context, json_copy
+from helpers.db import Dialect, TimeSlice, quote_column
+from helpers.loads import build_load_steps
+from helpers.tables import TABLES
+from local_stack import gx_cli
+
+DAYS = ("2018-11-20", "2018-11-21")
+DAY = date(2018, 11, 21)
+ALL_TABLES = [spec.name for spec in gx_context.validated_tables()]
+
+
+# --- the sample, staged and loaded ---------------------------------------------------------------
+
+
+def _columns(cursor: psycopg.Cursor, table: str) -> list[json_copy.Column]:
+    cursor.execute(
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "WHERE table_name = %s AND table_schema = current_schema() ORDER BY ordinal_position",
+        (table,),
+    )
+    return [json_copy.Column(*row) for row in cursor.fetchall()]
+
+
+def _stage(cursor: psycopg.Cursor, table: str, paths: list[Path], jsonpaths, timeformat: str) -> None:
+    columns = _columns(cursor, table)
+    builder = json_copy.RowBuilder(columns, jsonpaths, json_copy.CopyOptions(timeformat=timeformat))
+    with cursor.copy(f"COPY {table} ({', '.join(quote_column(c.name) for c in columns)}) FROM STDIN") as copy:
+        for path in paths:
+            lines = path.read_bytes().splitlines(keepends=True)
+            for line_no, document in json_copy.iter_documents(lines, str(path)):
+                copy.write_row(builder.build(document, str(path), line_no))
+
+
+def load_sample(uri: str, sample: Path, days: tuple[str, ...]) -> None:
+    """Stage the days' events and the whole song catalog, then run each day's loads as the DAG does."""
+    with psycopg.connect(uri) as conn, conn.cursor() as cursor:
+        jsonpaths = json_copy.parse_jsonpaths_file((sample / "log_json_path.json").read_text(), "log_json_path.json")
+        events = [sample / "log_data" / day[:4] / day[5:7] / f"{day}-events.json" for day in days]
+        _stage(cursor, "staging_events", events, jsonpaths, "epochmillisecs")
+        _stage(cursor, "staging_songs", sorted((sample / "song_data").rglob("*.json")), None, "auto")
+        conn.commit()
+        conn.autocommit = True
+        cursor.execute("ANALYZE")  # fresh tables without statistics make the songplays join take seconds
+        conn.autocommit = False
+        for day in days:
+            start = date.fromisoformat(day)
+            time_slice = TimeSlice.parse(start, start + timedelta(days=1))
+            for spec in TABLES:
+                if spec.load is None:
+                    continue
+                for step in build_load_steps(dialect=Dialect.POSTGRES, table=spec.name, load=spec.load, mode=spec.mode,
+                                             keys=spec.keys, slice_column=spec.slice_column, time_slice=time_slice):
+                    cursor.execute(step.sql, step.params or None)
+            conn.commit()
+
+
+@pytest.fixture(scope="module")
+def sample_template(module_warehouse, shared_sample) -> str:
+    """Name of a database holding DAYS of the sample, loaded; used only as a template."""
+    load_sample(module_warehouse, shared_sample, DAYS)
+    return module_warehouse.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def loaded_warehouse(postgres_server, sample_template) -> Iterator[str]:
+    """URI of a fresh copy of the loaded sample."""
+    name = f"gx_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_server.uri("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{sample_template}"')
+    yield postgres_server.uri(name)
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def gx_dir(tmp_path_factory) -> Path:
+    """A copy of the repo's committed gx/ (validations and Data Docs go to its uncommitted/)."""
+    target = tmp_path_factory.mktemp("gx") / "gx"
+    shutil.copytree(gx_context.GX_DIR, target, ignore=shutil.ignore_patterns("uncommitted"))
+    return target
+
+
+@pytest.fixture
+def validate(loaded_warehouse, gx_dir, monkeypatch):
+    """validate(tables=all, day=DAY) -> {table: failed expectations, or the EmptyDay message}."""
+    monkeypatch.setenv(gx_context.URL_ENV, loaded_warehouse)
+    monkeypatch.setenv(gx_cli.WAREHOUSE_ENV, loaded_warehouse)
+    context = gx_context.file_context(gx_dir)
+
+    def run(tables=ALL_TABLES, day=DAY):
+        outcome = {}
+        for table in tables:
+            try:
+                outcome[table] = gx_context.failed_expectations(gx_context.run_checkpoint(context, table, day))
+            except gx_context.EmptyDay as empty:
+                outcome[table] = str(empty)
+        return outcome
+
+    return run
+
+
+def execute(uri: str, sql: str) -> None:
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+# --- the real data passes --------------------------------------------------------------------------
+
+
+def test_every_suite_passes_on_the_real_sample_for_each_day(validate):
+    for day in DAYS:
+        assert validate(day=date.fromisoformat(day)) == {table: [] for table in ALL_TABLES}, day
+
+
+def test_cli_validate_passes_on_the_real_sample_and_points_at_data_docs(validate, gx_dir, capsys):
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS ") == len(ALL_TABLES)
+    assert "warehouse-songplays-year_2018-month_11-day_21" in out  # the latest day by default
+    assert f"Data Docs: {gx_dir}/uncommitted/data_docs/local_site/index.html" in out
+
+
+# --- one fault per family ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    family: str
+    sql: str
+    fails: str
+    """The only table whose suite must fail."""
+    expectation: str
+    about: str
+    """The failed expectation's column, or words of its description."""
+
+
+ONE_EVENT_OF_THE_DAY = "SELECT MIN(ts) FROM staging_events WHERE ts >= '2018-11-21'"
+FAULTS = [
+    Fault("not null", "UPDATE users SET level = NULL WHERE user_id = (SELECT MIN(user_id) FROM users)",
+          "users", "expect_column_values_to_not_be_null", "level"),
+    Fault("unique", "INSERT INTO staging_songs SELECT * FROM staging_songs WHERE song_id = (SELECT MIN(song_id) FROM staging_songs)",
+          "staging_songs", "expect_column_values_to_be_unique", "song_id"),
+    Fault("value set", f"UPDATE staging_events SET method = 'POST' WHERE ts = ({ONE_EVENT_OF_THE_DAY})",
+          "staging_events", "expect_column_values_to_be_in_set", "method"),
+    Fault("range", "UPDATE artists SET latitude = 91 WHERE artist_id = (SELECT MIN(artist_id) FROM artists WHERE latitude IS NOT NULL)",
+          "artists", "expect_column_values_to_be_between", "latitude"),
+    Fault("range", "UPDATE songs SET duration = 0 WHERE song_id = (SELECT MIN(song_id) FROM songs)",
+          "songs", "expect_column_values_to_be_between", "duration"),
+    Fault("referential integrity",
+          "DELETE FROM users WHERE user_id = (SELECT MIN(user_id) FROM songplays WHERE start_time >= '2018-11-21')",
+          "songplays", "unexpected_rows_expectation", "user is in users"),
+    Fault("referential integrity",
+          "UPDATE songplays SET song_id = 'SONOTINTHECATALOG' WHERE songplay_id = "
+          "(SELECT MIN(songplay_id) FROM songplays WHERE start_time >= '2018-11-21' AND song_id IS NOT NULL)",
+          "songplays", "unexpected_rows_expectation", "song_id, when set, is in songs"),
+    Fault("day volume",  # one more NextSong event staged for the day than songplays loaded
+          "INSERT INTO staging_events SELECT artist, auth, firstname, gender, iteminsession + 1000, lastname, length, "
+          "level, location, method, page, registration, sessionid, song, status, ts, useragent, userid "
+          f"FROM staging_events WHERE page = 'NextSong' AND ts = (SELECT MIN(ts) FROM staging_events "
+          "WHERE page = 'NextSong' AND ts >= '2018-11-21')",
+          "songplays", "unexpected_rows_expectation", "NextSong events"),
+    Fault("column set", "ALTER TABLE artists ADD COLUMN genre VARCHAR(64)",
+          "artists", "expect_table_columns_to_match_set", "genre"),
+    Fault("time parts", "UPDATE \"time\" SET weekday = (weekday + 1) % 7 WHERE start_time = "
+          "(SELECT MIN(start_time) FROM \"time\" WHERE start_time >= '2018-11-21')",
+          "time", "unexpected_rows_expectation", "are those of start_time"),
+]
+
+
+def _matches(failure: gx_context.FailedExpectation, fault: Fault) -> bool:
+    return failure.type == fault.expectation and (
+        failure.column == fault.about or fault.about in (failure.description or "") or fault.about in failure.observed
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f"{f.family}-{f.fails}" for f in FAULTS])
+def test_a_fault_fails_only_its_tables_suite_and_the_cli_names_it(fault, validate, loaded_warehouse, gx_dir, capsys):
+    execute(loaded_warehouse, fault.sql)
+    outcome = validate()
+    assert {table for table, failures in outcome.items() if failures} == {fault.fails}
+    assert any(_matches(failure, fault) for failure in outcome[fault.fails]), outcome[fault.fails]
+    assert not any(failure.error for failure in outcome[fault.fails])
+
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", fault.fails]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  Table {fault.fails}: suite {fault.fails!r} failed" in out
+    assert fault.expectation in out and "Data Docs: " in out
+    assert f"1 of 1 suite(s) failed: {fault.fails}" in out
+
+
+def test_an_empty_table_fails_its_row_count(validate, loaded_warehouse):
+    execute(loaded_warehouse, "DELETE FROM staging_songs")
+    failures = validate(["staging_songs"])["staging_songs"]
+    assert [f.type for f in failures] == ["expect_table_row_count_to_be_between"]
+    assert failures[0].observed == "observed 0"
+
+
+def test_day_partitioned_suites_see_only_the_days_rows(validate, loaded_warehouse, gx_dir, capsys):
+    execute(loaded_warehouse, "UPDATE songplays SET level = 'gold' WHERE start_time >= '2018-11-21'")
+    assert validate(["songplays"], date(2018, 11, 20)) == {"songplays": []}
+    assert [f.column for f in validate(["songplays"], DAY)["songplays"]] == ["level"]
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays", "--date", "2018-11-20"]) == 0
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays"]) == 1  # latest day: the 21st
+    assert "warehouse-songplays-year_2018-month_11-day_21" in capsys.readouterr().out
+
+
+def test_a_day_without_rows_fails_as_empty(validate, gx_dir, capsys):
+    outcome = validate(["staging_events", "songplays", "time"], date(2018, 11, 22))
+    assert outcome == {table: gx_context.empty_day_message(table, date(2018, 11, 22)) for table in outcome}
+    assert "Table songplays: no rows on 2018-11-22 (UTC) by start_time" in outcome["songplays"]
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "time", "--date", "2018-11-22"]) == 1
+    assert "FAIL  Table time: no rows on 2018-11-22" in capsys.readouterr().out
+
+
+def test_failure_report_names_table_expectations_observed_values_and_data_docs_page(loaded_warehouse, gx_dir, monkeypatch):
+    execute(loaded_warehouse, "UPDATE users SET gender = 'X' WHERE user_id IN (SELECT user_id FROM users ORDER BY user_id LIMIT 2)")
+    monkeypatch.setenv(gx_context.URL_ENV, loaded_warehouse)
+    context = gx_context.file_context(gx_dir)
+    result = gx_context.run_checkpoint(context, "users")
+    report = gx_context.failure_report("users", context, result)
+    lines = report.splitlines()
+    assert lines[0].startswith("Table users: suite 'users' failed 1 of ") and lines[0].endswith("on batch warehouse-users:")
+    assert lines[1].startswith("  - [") and "expect_column_values_to_be_in_set (column gender): 2 of " in lines[1]
+    assert lines[1].endswith("rows unexpected (e.g. 'X', 'X')")
+    page = Path(lines[2].removeprefix("Data Docs: "))
+    assert page.is_file() and page.is_relative_to(gx_dir / "uncommitted/data_docs/local_site/validations/users")
+
+
+# --- the context itself ------------------------------------------------------------------------------
+
+
+def test_building_the_committed_context_again_changes_nothing(loaded_warehouse, tmp_path, monkeypatch):
+    copy = tmp_path / "gx"
+    shutil.copytree(gx_context.GX_DIR, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    monkeypatch.setenv(gx_context.URL_ENV, loaded_warehouse)
+    gx_context.build(copy)
+
+    def committed(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and "uncommitted" not in p.relative_to(root).parts}
+
+    assert committed(copy) == committed(gx_context.GX_DIR)
+
+
+def test_context_config_keeps_the_connection_string_out_and_progress_bars_off():
+    config = yaml.safe_load((gx_context.GX_DIR / "great_expectations.yml").read_text())
+    (datasource,) = config["fluent_datasources"].values()
+    assert datasource["connection_string"] == "${SPARKIFY_WAREHOUSE_URL}"
+    assert config["progress_bars"] == {"globally": False, "metric_calculations": False}
+    assert config["analytics_enabled"] is False
+    assert set(datasource["assets"]) == set(ALL_TABLES)
+    assert (gx_context.GX_DIR / ".gitignore").read_text().split() == ["uncommitted/"]
+
+
+def test_every_table_of_the_spec_with_a_suite_has_its_suite_file_and_day_batches_where_sliced():
+    config = yaml.safe_load((gx_context.GX_DIR / "great_expectations.yml").read_text())
+    (datasource,) = config["fluent_datasources"].values()
+    for spec, path in gx_context.iter_suite_files():
+        assert path.is_file(), path
+        batch_definitions = datasource["assets"][spec.name]["batch_definitions"]
+        if spec.slice_column:
+            assert batch_definitions[gx_context.DAILY]["partitioner"]["column_name"] == spec.slice_column
+        else:
+            assert list(batch_definitions) == [gx_context.WHOLE_TABLE]
