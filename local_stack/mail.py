@@ -25,7 +25,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 
-from local_stack.process import ProcessRecord, StackError, is_alive, log_tail, port_in_use, spawn, stop, wait_until
+from local_stack.process import ProcessRecord, start_server, stop
 
 PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # cwd of the server, so `-m local_stack.mail` imports
 STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -53,18 +53,12 @@ class MailCatcher:
 
     def start(self, timeout: float = 30.0) -> ProcessRecord:
         """Start the server and wait until it answers."""
-        if port_in_use(self.port, self.host):
-            raise StackError(f"port {self.port} on {self.host} is already in use; cannot start the SMTP catcher there")
         cmd = [sys.executable, "-m", "local_stack.mail", "--host", self.host, "--port", str(self.port),
                "--out", str(self.mail_dir.resolve())]
-        self.process = spawn(cmd, self.log_file, cwd=PACKAGE_PARENT)
-        try:
-            wait_until(lambda: not is_alive(self.process) or self.answers(), timeout, f"the SMTP catcher on {self.host}:{self.port}")
-        except StackError as exc:
-            self.stop()
-            raise StackError(f"{exc}; log {self.log_file}:\n{log_tail(self.log_file)}") from None
-        if not is_alive(self.process):
-            raise StackError(f"the SMTP catcher exited at start; log {self.log_file}:\n{log_tail(self.log_file)}")
+        self.process = start_server(
+            cmd, self.log_file, host=self.host, port=self.port, what="the SMTP catcher", answers=self.answers,
+            timeout=timeout, cwd=PACKAGE_PARENT,
+        )
         return self.process
 
     def stop(self) -> bool:

@@ -169,6 +169,24 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interva
         time.sleep(interval)
 
 
+def start_server(
+    cmd: Sequence[str], log_file: Path, *, host: str, port: int, what: str, answers: Callable[[], bool],
+    timeout: float, cwd: Path | None = None,
+) -> ProcessRecord:
+    """Spawn a server on host:port and wait until ``answers()``; on failure stop it and show its log."""
+    if port_in_use(port, host):
+        raise StackError(f"port {port} on {host} is already in use; cannot start {what} there")
+    process = spawn(cmd, log_file, cwd=cwd)
+    try:
+        wait_until(lambda: answers() or not is_alive(process), timeout, f"{what} on {host}:{port}")
+    except StackError as exc:
+        stop(process)
+        raise StackError(f"{exc}; log {log_file}:\n{log_tail(log_file)}") from None
+    if not is_alive(process):
+        raise StackError(f"{what} exited at start; log {log_file}:\n{log_tail(log_file)}")
+    return process
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True if something accepts TCP connections on host:port."""
     with socket.socket() as sock:

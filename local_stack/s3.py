@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
-from local_stack.process import ProcessRecord, StackError, is_alive, log_tail, port_in_use, spawn, stop, wait_until
+from local_stack.process import ProcessRecord, is_alive, start_server, stop
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +75,15 @@ class S3Server:
 
     def start(self, timeout: float = 60.0) -> ProcessRecord:
         """Start the server (seeding first, if set) and wait until it answers."""
-        if port_in_use(self.port, self.host):
-            raise StackError(f"port {self.port} on {self.host} is already in use; cannot start moto there")
         cmd = [sys.executable, "-m", "local_stack.moto_server", "--host", self.host, "--port", str(self.port)]
         if self.seed:
             check_tree(self.seed.local_dir, self.seed.prefixes)  # fail here, not in the child
             cmd += ["--seed", f"{self.seed.bucket}={self.seed.local_dir.resolve()}"]
             cmd += [arg for prefix in self.seed.prefixes for arg in ("--prefix", prefix)]
-        self.process = spawn(cmd, self.log_file, cwd=PACKAGE_PARENT)
-        try:
-            wait_until(lambda: self.answers() or not is_alive(self.process), timeout, f"moto S3 on {self.endpoint_url}")
-        except StackError as exc:
-            self.stop()
-            raise StackError(f"{exc}; log {self.log_file}:\n{log_tail(self.log_file)}") from None
-        if not is_alive(self.process):
-            raise StackError(f"moto S3 server exited at start; log {self.log_file}:\n{log_tail(self.log_file)}")
+        self.process = start_server(
+            cmd, self.log_file, host=self.host, port=self.port, what="moto S3", answers=self.answers,
+            timeout=timeout, cwd=PACKAGE_PARENT,
+        )
         return self.process
 
     def stop(self) -> bool:

@@ -175,7 +175,7 @@ FAULTS = [
     Fault("day volume",  # one more NextSong event staged for the day than songplays loaded
           "INSERT INTO staging_events SELECT artist, auth, firstname, gender, iteminsession + 1000, lastname, length, "
           "level, location, method, page, registration, sessionid, song, status, ts, useragent, userid "
-          f"FROM staging_events WHERE page = 'NextSong' AND ts = (SELECT MIN(ts) FROM staging_events "
+          "FROM staging_events WHERE page = 'NextSong' AND ts = (SELECT MIN(ts) FROM staging_events "
           "WHERE page = 'NextSong' AND ts >= '2018-11-21')",
           "songplays", "unexpected_rows_expectation", "NextSong events"),
     Fault("column set", "ALTER TABLE artists ADD COLUMN genre VARCHAR(64)",
