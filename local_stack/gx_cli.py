@@ -9,8 +9,9 @@
     ./sparkify gx docs                         # rebuild Data Docs, print index.html
     ./sparkify gx build                        # rebuild the context from the table spec (after adding a table)
 
-The suites are gx/expectations/<suite>.json. Day-partitioned tables are validated on one UTC day:
---date, else the latest day in the table.
+The suites are gx/expectations/<suite>.json; edit, add and remove rebuild the whole Data Docs site
+after saving, so its pages show the suites as they are. Day-partitioned tables are validated on one
+UTC day: --date, else the latest day in the table. In the Airflow UI, Data Docs are under Browse.
 """
 
 from __future__ import annotations
@@ -107,9 +108,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
         suite = _parse_suite(edited, spec, draft)
     except CliError as error:
         raise CliError(f"{error}\nNot saved: {_shown(path)} is unchanged; your edit is kept in {draft}") from None
-    saved = _context(args.gx_dir).suites.add_or_update(suite)
+    context = _context(args.gx_dir)
+    saved = context.suites.add_or_update(suite)
     draft.unlink()
     print(f"Saved {len(saved.expectations)} expectation(s) to {_shown(path)}.")
+    _rebuild_docs(context)
     return 0
 
 
@@ -125,16 +128,18 @@ def cmd_add(args: argparse.Namespace) -> int:
     if args.description:
         entry["description"] = args.description
     expectation = _expectation(entry, args.expectation).to_domain_obj()
-    suite = _suite(_context(args.gx_dir), spec)
-    added = suite.add_expectation(expectation)
+    context = _context(args.gx_dir)
+    added = _suite(context, spec).add_expectation(expectation)
     print(f"Added [{str(added.id)[:8]}] {added.expectation_type} to suite {spec.suite!r} "
           f"({_shown(_suite_path(args.gx_dir, spec))}); id {added.id}")
+    _rebuild_docs(context)
     return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     spec = gx_context.table_spec(args.table)
-    suite = _suite(_context(args.gx_dir), spec)
+    context = _context(args.gx_dir)
+    suite = _suite(context, spec)
     prefix = args.id.strip().lower()
     matches = [expectation for expectation in suite.expectations if str(expectation.id).lower().startswith(prefix)]
     if not matches:
@@ -148,6 +153,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     column = getattr(expectation, "column", None)
     print(f"Removed [{str(expectation.id)[:8]}] {expectation.expectation_type}"
           f"{f' (column {column})' if column else ''} from suite {spec.suite!r}.")
+    _rebuild_docs(context)
     return 0
 
 
@@ -195,6 +201,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     context.build_data_docs(site_names=[gx_context.DOCS_SITE])
     print(gx_context.docs_index(context))
     return 0
+
+
+def _rebuild_docs(context: FileDataContext) -> None:
+    """Rebuild the whole Data Docs site, so every page shows the suites as they are now."""
+    context.build_data_docs(site_names=[gx_context.DOCS_SITE])
+    print(f"Data Docs rebuilt: {gx_context.docs_index(context)}")
 
 
 # --- suites ------------------------------------------------------------------------------------

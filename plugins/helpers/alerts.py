@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from helpers.airflow_ui import ui_url
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier, Context
 
@@ -283,12 +285,6 @@ def _execution_api(context: Context) -> Iterator[None]:
         yield
 
 
-def _ui_url(path: str) -> str:
-    from airflow.sdk import conf
-
-    return conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/") + path
-
-
 def collect(context: Context, *, succeeded: bool) -> RunReport:
     """The run's report from the callback context, its task states and the failed tasks' XComs."""
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
@@ -317,7 +313,7 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
                 try_number=record.get("try_number"),
                 max_tries=record.get("max_tries"),
                 error=error,
-                log_url=record.get("log_url") or _ui_url(f"/dags/{dag_id}/runs/{quote(run_id)}/tasks/{task_id}"),
+                log_url=record.get("log_url") or ui_url(f"/dags/{dag_id}/runs/{quote(run_id)}/tasks/{task_id}"),
                 findings=tuple(findings),
                 data_docs=tuple(links),
             )
@@ -327,7 +323,7 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
         run_id=run_id,
         logical_date=logical_date.isoformat() if logical_date else None,
         succeeded=succeeded,
-        run_url=_ui_url(f"/dags/{dag_id}/runs/{quote(run_id)}"),
+        run_url=ui_url(f"/dags/{dag_id}/runs/{quote(run_id)}"),
         reason=None if succeeded else context.get("reason"),
         failed=tuple(failed),
         not_run=tuple(sorted(task for task, state in states.items() if state == "upstream_failed")),

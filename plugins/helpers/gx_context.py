@@ -17,10 +17,10 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from helpers.tables import TABLES, TableSpec
 
@@ -37,6 +37,8 @@ DATASOURCE = "warehouse"
 DAILY = "daily"
 WHOLE_TABLE = "whole_table"
 DOCS_SITE = "local_site"
+DOCS_URL_PATH = "data-docs"
+"""Where plugins/data_docs_plugin.py serves the Data Docs site, under the Airflow API server's base URL."""
 RESULT_FORMAT = {"result_format": "SUMMARY"}
 SAMPLE_VALUES = 5
 """Unexpected values quoted per failed expectation in failure reports."""
@@ -306,19 +308,68 @@ def docs_index(context: FileDataContext) -> Path:
     return _file_url_path(site["site_url"])
 
 
+@dataclass(frozen=True)
+class LatestValidation:
+    """A table's most recent validation in the context's results store (all None: never validated)."""
+
+    table: str
+    suite: str
+    success: bool | None = None
+    validated_at: datetime | None = None
+    batch: str | None = None
+    page: Path | None = None
+
+
+def latest_validations(context: FileDataContext) -> list[LatestValidation]:
+    """Each validated table's latest validation result, with its Data Docs page (None until built), in spec order."""
+    store = context.validation_results_store
+    latest: dict[str, Any] = {}
+    for key in store.list_keys():
+        suite = key.expectation_suite_identifier.name
+        if suite not in latest or key.run_id.run_time > latest[suite].run_id.run_time:
+            latest[suite] = key
+    rows = []
+    for spec in validated_tables():
+        key = latest.get(spec.suite)
+        if key is None:
+            rows.append(LatestValidation(spec.name, spec.suite))
+            continue
+        (site,) = context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
+        rows.append(LatestValidation(
+            spec.name, spec.suite, success=bool(store.get(key).success), validated_at=key.run_id.run_time,
+            batch=str(key.batch_identifier), page=_file_url_path(site["site_url"]) if site["site_url"] else None,
+        ))
+    return rows
+
+
+def docs_site_dir(context: FileDataContext) -> Path:
+    """The folder of the Data Docs site (index.html and the pages below it)."""
+    return docs_index(context).parent
+
+
+def docs_url(page: Path, site_dir: Path, base_url: str) -> str:
+    """URL of Data Docs ``page`` (a file in ``site_dir``) as served by the Airflow UI at ``base_url``."""
+    return f"{base_url.rstrip('/')}/{DOCS_URL_PATH}/{quote(page.relative_to(site_dir).as_posix())}"
+
+
 def _file_url_path(url: str) -> Path:
     return Path(unquote(urlparse(url).path))
 
 
-def failure_report(table: str, context: FileDataContext, result: CheckpointResult) -> str:
-    """What a failed validation of ``table`` says: each failed expectation, observed values, Data Docs page."""
+def failure_report(
+    table: str, context: FileDataContext, result: CheckpointResult, link: Callable[[Path], str] = str
+) -> str:
+    """What a failed validation of ``table`` says: each failed expectation, observed values, Data Docs page.
+
+    ``link`` turns the page's file into what is shown (default: its path).
+    """
     failures = failed_expectations(result)
     evaluated = sum(len(suite_result.results) for suite_result in result.run_results.values())
     lines = [
         f"Table {table}: suite {table_spec(table).suite!r} failed {len(failures)} of {evaluated} expectation(s) "
         f"on batch {', '.join(batch_ids(result))}:",
         *(f"  - {failure}" for failure in failures),
-        *(f"Data Docs: {page}" for page in docs_pages(context, result)),
+        *(f"Data Docs: {link(page)}" for page in docs_pages(context, result)),
     ]
     return "\n".join(lines)
 

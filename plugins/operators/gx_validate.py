@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import BaseOperatorLink
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from great_expectations_provider.operators.validate_checkpoint import GXValidateCheckpointOperator
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import BaseOperator, Context
+    from airflow.sdk.types import TaskInstanceKey
     from great_expectations import Checkpoint
     from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.data_context import AbstractDataContext
+
+
+class DataDocsLink(BaseOperatorLink):
+    """The "Data Docs" button of a validation task: its validation's page in the Airflow UI's Data Docs.
+
+    Airflow stores the link when the task ends, passed or failed (no link if nothing was validated).
+    """
+
+    name = "Data Docs"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        return getattr(operator, "data_docs_url", None) or ""
 
 
 class GXValidateTableOperator(GXValidateCheckpointOperator):
@@ -27,7 +42,8 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
     A failed expectation is a fact about the data: AirflowFailException, whose message names the
     table, each failed expectation with its observed value, and the validation's Data Docs page.
     An expectation that could not be evaluated (lost connection, bad SQL) raises AirflowException,
-    which is retried.
+    which is retried. Data Docs links point at the Airflow UI (plugins/data_docs_plugin.py serves
+    the site there), so the task's "Data Docs" button and the alerts open the validation's page.
 
     :param table: the validated table (its checkpoint is named after it).
     :param run_day: the run's day, ISO date (templated); None validates the whole table.
@@ -35,6 +51,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
     """
 
     template_fields: Sequence[str] = ("run_day",)
+    operator_extra_links = (DataDocsLink(),)
     ui_color = "#FF6310"
 
     def __init__(
@@ -49,6 +66,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         self.table = table
         self.run_day = run_day
         self.redshift_conn_id = redshift_conn_id
+        self.data_docs_url: str | None = None
 
     def execute(self, context: Context) -> None:
         from helpers import gx_context
@@ -70,15 +88,16 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         except GXValidationFailed:
             if run.result is None:
                 raise
-            report = gx_context.failure_report(self.table, run.context, run.result)
+            report = gx_context.failure_report(self.table, run.context, run.result, link=run.docs_url)
             if any(failure.error for failure in gx_context.failed_expectations(run.result)):
                 raise AirflowException(report) from None
             raise AirflowFailException(report) from None
         finally:
             self.configure_checkpoint = configure_checkpoint
-        pages = ", ".join(str(page) for page in gx_context.docs_pages(run.context, run.result))
+            if run.result is not None:
+                self.data_docs_url = next(iter(run.pages()), None)
         self.log.info("Table %s passed its suite on batch %s. Data Docs: %s",
-                      self.table, ", ".join(gx_context.batch_ids(run.result)), pages)
+                      self.table, ", ".join(gx_context.batch_ids(run.result)), ", ".join(run.pages()))
 
 
 class _RecordedRun:
@@ -98,6 +117,19 @@ class _RecordedRun:
     def run(self, **kwargs: Any) -> CheckpointResult:
         self.result = self._checkpoint.run(**kwargs)
         return self.result
+
+    def docs_url(self, page: Path) -> str:
+        """``page``'s URL in the Airflow UI."""
+        from helpers import gx_context
+        from helpers.airflow_ui import base_url
+
+        return gx_context.docs_url(page, gx_context.docs_site_dir(self.context), base_url())
+
+    def pages(self) -> list[str]:
+        """URLs of the Data Docs pages of the validations run."""
+        from helpers import gx_context
+
+        return [self.docs_url(page) for page in gx_context.docs_pages(self.context, self.result)]
 
 
 def _warehouse_url(conn_id: str) -> str:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
+from helpers import gx_context
 from local_stack.airflow import alert_env
 from local_stack.process import free_port
 from tests.dags.test_sparkify_etl_local import airflow_env, assert_succeeded, run_dag
@@ -66,6 +70,7 @@ def gate_day(sample_s3, s3_client_for, shared_sample):
 
 
 def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, airflow_home, gate_day, mailbox, http_receiver):
+    started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     result = run_dag(gate_day, {**base_env, **webhook(f"{http_receiver.url}/sparkify/alerts")}, airflow_home)
     assert result.returncode != 0, result.stdout[-3000:]
 
@@ -89,7 +94,8 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
     (finding,) = events["findings"]
     assert (finding["table"], finding["check"]) == ("staging_events", "expect_column_values_to_be_in_set (column method)")
     assert "'POST'" in finding["observed"]
-    assert events["data_docs"] and all("data_docs" in link for link in events["data_docs"])
+    (page_url,) = events["data_docs"]
+    assert page_url.startswith("http://airflow.sparkify.test:8080/data-docs/validations/staging_events/")
     assert "run_quality_checks" in document["not_run"] and "end_execution" in document["not_run"]
 
     assert mail.message["To"] == "oncall@sparkify.test, lead@sparkify.test"
@@ -98,8 +104,21 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
     assert mail.subject == f"[sparkify] sparkify_etl FAILED for {gate_day}: validate.validate_staging_events"
     text = mail.text()
     for expected in (document["run_id"], "validate.validate_staging_events (try 1 of 4)", finding["observed"],
-                     events["log_url"], events["data_docs"][0], "Not run because of the failure:"):
+                     events["log_url"], page_url, "Not run because of the failure:"):
         assert expected in text
+
+    # Data Docs: the linked page shows the failed validation; the index lists it as failed, and each table's
+    # validation of this run (other runs may validate at the same time: the site is the repo's gx/).
+    site = gx_context.docs_site_dir(gx_context.file_context())
+    relative = unquote(page_url.split("/data-docs/", 1)[1])
+    page = (site / relative).read_text()
+    assert "Failed" in page and "POST" in page and "method" in page
+    index = (site / "index.html").read_text()
+    assert f"'_table_row_link_path': '{relative}', '_validation_success_text': 'Failed'" in index
+    latest: dict[str, str] = {}
+    for table, run_time in re.findall(r"'_table_row_link_path': 'validations/(\w+)/[^/']+/(\d{8}T\d{6})[^']*\.html'", index):
+        latest[table] = max(latest.get(table, ""), run_time)
+    assert {spec.name for spec in gx_context.validated_tables()} <= {t for t, run_time in latest.items() if run_time >= started}
 
 
 def test_a_successful_run_sends_nothing(base_env, airflow_home, mailbox, http_receiver):

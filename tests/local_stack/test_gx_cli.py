@@ -70,8 +70,9 @@ def test_show_refuses_an_unknown_table(gx_dir, capsys):
     assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
-def test_add_then_remove_an_expectation(gx_dir, capsys):
+def test_add_then_remove_an_expectation_rebuilding_data_docs_each_time(gx_dir, capsys):
     before = (gx_dir / "expectations/users.json").read_bytes()
+    suite_page = gx_dir / "uncommitted/data_docs/local_site/expectations/users.html"
     assert cli(gx_dir, "add", "users", "ExpectColumnValueLengthsToBeBetween", "--column", "first_name",
                "--kwarg", "min_value=1", "--kwarg", "max_value=256", "--description", "Names fit") == 0
     out = capsys.readouterr().out
@@ -80,9 +81,13 @@ def test_add_then_remove_an_expectation(gx_dir, capsys):
     assert added["kwargs"] == {"column": "first_name", "min_value": 1, "max_value": 256}
     assert added["description"] == "Names fit"
     assert f"Added [{added['id'][:8]}] expect_column_value_lengths_to_be_between to suite 'users'" in out
+    assert f"Data Docs rebuilt: {gx_dir}/uncommitted/data_docs/local_site/index.html" in out
+    assert "Names fit" in suite_page.read_text()
 
     assert cli(gx_dir, "remove", "users", added["id"][:8]) == 0
-    assert f"Removed [{added['id'][:8]}] expect_column_value_lengths_to_be_between (column first_name)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Removed [{added['id'][:8]}] expect_column_value_lengths_to_be_between (column first_name)" in out
+    assert "Data Docs rebuilt: " in out and "Names fit" not in suite_page.read_text()
     assert (gx_dir / "expectations/users.json").read_bytes() == before
 
 
@@ -135,12 +140,14 @@ def test_edit_refuses_what_gx_does_not_accept_and_keeps_the_original(gx_dir, tmp
     kept.unlink()
 
 
-def test_edit_saves_a_valid_change_keeping_the_ids(gx_dir, tmp_path, capsys, monkeypatch):
+def test_edit_saves_a_valid_change_keeping_the_ids_and_rebuilds_data_docs(gx_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("EDITOR", editor(tmp_path, 'sed -i "s/\\"max_value\\": 23.0/\\"max_value\\": 22/" "$1"'))
     monkeypatch.delenv("VISUAL", raising=False)
     ids = [e["id"] for e in suite(gx_dir, "time")["expectations"]]
     assert cli(gx_dir, "edit", "time") == 0
-    assert "Saved 18 expectation(s) to " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Saved 18 expectation(s) to " in out and "Data Docs rebuilt: " in out
+    assert (gx_dir / "uncommitted/data_docs/local_site/expectations/time.html").is_file()
     expectations = suite(gx_dir, "time")["expectations"]
     assert [e["id"] for e in expectations] == ids
     hour = next(e for e in expectations if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "hour")

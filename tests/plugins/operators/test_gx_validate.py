@@ -20,7 +20,7 @@ from helpers import gx_context
 from helpers.db import Dialect, TimeSlice
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
-from operators.gx_validate import GXValidateTableOperator, _warehouse_url
+from operators.gx_validate import DataDocsLink, GXValidateTableOperator, _warehouse_url
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -74,13 +74,17 @@ class FakeTaskInstance:
         self.xcom[key] = value
 
 
-def validate(table: str, gx_dir: Path, run_day: str | None) -> FakeTaskInstance:
-    ti = FakeTaskInstance()
-    GXValidateTableOperator(
+def validator(table: str, gx_dir: Path, run_day: str | None) -> GXValidateTableOperator:
+    return GXValidateTableOperator(
         task_id=f"validate_{table}", table=table, run_day=run_day, context_type="file",
         configure_file_data_context=partial(gx_context.file_context, gx_dir),
         configure_checkpoint=partial(gx_context.table_checkpoint, table),
-    ).execute(context={"ti": ti, "params": {}})
+    )
+
+
+def validate(table: str, gx_dir: Path, run_day: str | None) -> FakeTaskInstance:
+    ti = FakeTaskInstance()
+    validator(table, gx_dir, run_day).execute(context={"ti": ti, "params": {}})
     return ti
 
 
@@ -94,17 +98,37 @@ def test_every_suite_passes_on_a_loaded_day_with_the_days_batch(redshift, gx_dir
     assert os.environ[gx_context.URL_ENV] == redshift.replace("postgresql://", "postgresql+psycopg://")
 
 
-def test_a_failed_suite_fails_without_retry_naming_table_expectations_values_and_data_docs(redshift, gx_dir):
+def test_a_failed_suite_fails_without_retry_naming_table_expectations_values_and_data_docs(redshift, gx_dir,
+                                                                                            monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com/")
     with psycopg.connect(redshift) as conn:
         conn.execute("UPDATE songplays SET level = 'gold'")
+    operator = validator("songplays", gx_dir, DAY)
     with pytest.raises(AirflowFailException) as failed:
-        validate("songplays", gx_dir, DAY)
+        operator.execute(context={"ti": FakeTaskInstance(), "params": {}})
     message = str(failed.value)
     assert message.startswith("Table songplays: suite 'songplays' failed 1 of 17 expectation(s) on batch "
                               "warehouse-songplays-year_2018-month_11-day_21:\n  - [")
     assert "expect_column_values_to_be_in_set (column level): 1 of 1 rows unexpected (e.g. 'gold')" in message
-    page = Path(message.splitlines()[-1].removeprefix("Data Docs: "))
+    url = message.splitlines()[-1].removeprefix("Data Docs: ")
+    assert url.startswith("https://airflow.example.com/data-docs/validations/songplays/")
+    page = gx_dir / "uncommitted/data_docs/local_site" / url.removeprefix("https://airflow.example.com/data-docs/")
     assert page.is_file() and page.name == "warehouse-songplays-year_2018-month_11-day_21.html"
+    assert "level" in page.read_text() and "gold" in page.read_text()
+    # The task's "Data Docs" button opens the same page.
+    assert DataDocsLink().get_link(operator, ti_key=None) == url
+
+
+def test_a_passed_validation_links_its_page_and_nothing_validated_links_nothing(redshift, gx_dir, monkeypatch):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:18080/")
+    operator = validator("users", gx_dir, None)
+    operator.execute(context={"ti": FakeTaskInstance(), "params": {}})
+    link = DataDocsLink().get_link(operator, ti_key=None)
+    assert link.startswith("http://127.0.0.1:18080/data-docs/validations/users/") and link.endswith("/warehouse-users.html")
+    empty_day = validator("time", gx_dir, "2018-11-22")
+    with pytest.raises(AirflowFailException):
+        empty_day.execute(context={"ti": FakeTaskInstance(), "params": {}})
+    assert DataDocsLink().get_link(empty_day, ti_key=None) == ""
 
 
 def test_an_empty_day_fails_without_retry(redshift, gx_dir):

@@ -1,0 +1,90 @@
+"""plugins/data_docs_plugin.py: the Data Docs app's pages, its home, and how it is registered with Airflow.
+
+Login and permissions are checked against the real API server in tests/ui/; here the app runs alone,
+with its permission check replaced.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+import data_docs_plugin
+from helpers.gx_context import DOCS_URL_PATH, LatestValidation
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    site = tmp_path / "local_site"
+    (site / "validations/songplays/__none__/20181122T010203.000001Z").mkdir(parents=True)
+    (site / "validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html").write_text("<p>songplays failed</p>")
+    (site / "index.html").write_text("<p>GX index</p>")
+    (tmp_path / "great_expectations.yml").write_text("secret: outside the site")
+    return site
+
+
+@pytest.fixture
+def client(site, monkeypatch) -> TestClient:
+    async def may_read(request) -> bool:
+        return request.headers.get("authorization") == "Bearer ok"
+
+    monkeypatch.setattr(data_docs_plugin, "_may_read", may_read)
+    monkeypatch.setattr(data_docs_plugin, "site_dir", lambda: site)
+    monkeypatch.setattr(data_docs_plugin, "_login_url", lambda next_url: f"/auth/login?next={next_url}")
+    monkeypatch.setattr(data_docs_plugin, "_latest_validations", lambda: [
+        LatestValidation("songplays", "songplays", success=False,
+                         validated_at=datetime(2018, 11, 22, 1, 2, 3, tzinfo=timezone.utc),
+                         batch="warehouse-songplays-year_2018-month_11-day_21",
+                         page=next(site.rglob("warehouse-songplays-*.html"))),
+        LatestValidation("users", "users"),
+    ])
+    return TestClient(data_docs_plugin.app, headers={"authorization": "Bearer ok"})
+
+
+def test_the_home_lists_each_tables_latest_validation_with_its_page(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    text = response.text
+    assert ('<tr><td>songplays</td><td class="failed">Failed</td><td><a href="validations/songplays/__none__/'
+            '20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html">2018-11-22 01:02:03 UTC</a>'
+            "</td><td>warehouse-songplays-year_2018-month_11-day_21</td>") in text
+    assert '<tr><td>users</td><td class="none">never validated</td>' in text
+    assert '<a href="index.html">the full Great Expectations site</a>' in text
+    assert "https://" not in text  # nothing from the internet
+
+
+def test_pages_of_the_site_are_served_and_nothing_outside_it(client):
+    page = client.get("/validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html")
+    assert (page.status_code, page.text) == (200, "<p>songplays failed</p>")
+    assert client.get("/index.html").text == "<p>GX index</p>"
+    for path in ("/../great_expectations.yml", "/%2e%2e/great_expectations.yml", "/validations/nope.html"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and "secret" not in missing.text
+        assert "No such Data Docs page" in missing.text
+
+
+def test_a_browser_without_a_login_is_sent_to_the_login_page_and_an_api_client_gets_401(client):
+    browser = client.get("/index.html", headers={"authorization": "", "accept": "text/html"}, follow_redirects=False)
+    assert browser.status_code == 302
+    assert browser.headers["location"] == "/auth/login?next=http://testserver/index.html"
+    api = client.get("/index.html", headers={"authorization": ""})
+    assert api.status_code == 401 and "log in to Airflow" in api.json()["detail"]
+
+
+def test_find_page_maps_folders_to_their_index_and_refuses_escapes(site):
+    assert data_docs_plugin.find_page(site, "") == (site / "index.html").resolve()
+    assert data_docs_plugin.find_page(site, "validations") is None  # a folder without index.html
+    assert data_docs_plugin.find_page(site, "../great_expectations.yml") is None
+    assert data_docs_plugin.find_page(site, "/etc/passwd") is None
+
+
+def test_the_plugin_mounts_the_app_and_adds_a_browse_entry_pointing_at_it():
+    plugin = data_docs_plugin.DataDocsPlugin
+    (mounted,) = plugin.fastapi_apps
+    assert mounted["app"] is data_docs_plugin.app and mounted["url_prefix"] == f"/{DOCS_URL_PATH}"
+    (view,) = plugin.external_views
+    # Relative to the UI's base URL (no leading slash), shown inside the UI under Browse.
+    assert view["href"] == f"{DOCS_URL_PATH}/" and view["destination"] == "nav" and view["category"] == "browse"
