@@ -7,7 +7,7 @@
     ./sparkify gx remove users 1a2b3c4d        # an expectation id, or a unique prefix of one
     ./sparkify gx validate [TABLE ...] [--date 2018-11-21]   # against $WAREHOUSE_URI
     ./sparkify gx docs                         # rebuild Data Docs, print index.html
-    ./sparkify gx build                        # rebuild the context from the table spec (after adding a table)
+    ./sparkify gx build [--warehouse redshift] # rebuild the context from the table spec (after adding a table)
 
 The suites are gx/expectations/<suite>.json; edit, add and remove rebuild the whole Data Docs site
 after saving, so its pages show the suites as they are. Day-partitioned tables are validated on one
@@ -158,11 +158,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    _use_warehouse()
     tables = [gx_context.table_spec(table).name for table in args.tables] or [
         spec.name for spec in gx_context.validated_tables()
     ]
     context = _context(args.gx_dir)
+    _use_warehouse(gx_context.warehouse_kind(context))
     failed: list[str] = []
     for table in tables:
         try:
@@ -190,9 +190,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    _use_warehouse()
-    gx_context.build(args.gx_dir)
-    print(f"{_shown(args.gx_dir)} matches the table spec: {', '.join(s.name for s in gx_context.validated_tables())}")
+    kind = args.warehouse
+    if kind is None:
+        try:
+            kind = gx_context.warehouse_kind(_context(args.gx_dir))
+        except (CliError, KeyError):
+            kind = "postgres"
+    _use_warehouse(kind)
+    context = gx_context.build(args.gx_dir, warehouse=kind)
+    print(f"{_shown(args.gx_dir)} matches the table spec: {', '.join(s.name for s in gx_context.validated_tables())} "
+          f"({gx_context.warehouse_kind(context)} datasource)")
     return 0
 
 
@@ -212,12 +219,13 @@ def _rebuild_docs(context: FileDataContext) -> None:
 # --- suites ------------------------------------------------------------------------------------
 
 
-def _use_warehouse() -> None:
+def _use_warehouse(kind: str) -> None:
+    """Point the context's datasource at $WAREHOUSE_URI, in the driver its ``kind`` needs."""
     uri = os.environ.get(WAREHOUSE_ENV)
     if not uri:
         raise CliError(f"Set {WAREHOUSE_ENV} to the warehouse's postgresql:// URI "
                        '(for the local stack: eval "$(./sparkify env)").')
-    gx_context.set_warehouse_url(uri)
+    gx_context.set_warehouse_url(gx_context.warehouse_url(uri, kind))
 
 
 def _context(gx_dir: Path) -> FileDataContext:
@@ -397,12 +405,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("docs", help="rebuild Data Docs and print the path of index.html").set_defaults(run=cmd_docs)
 
-    commands.add_parser(
+    build = commands.add_parser(
         "build", help=f"create or update the context from the table spec (needs ${WAREHOUSE_ENV})",
         description="Creates or updates the datasource, assets, batch definitions, validation definitions and "
         "checkpoints from helpers/tables.py (the suites must exist); running it again changes nothing. "
         f"GX checks each table exists in the warehouse at ${WAREHOUSE_ENV}.",
-    ).set_defaults(run=cmd_build)
+    )
+    build.set_defaults(run=cmd_build)
+    build.add_argument("--warehouse", choices=sorted(gx_context.WAREHOUSE_DRIVERS),
+                       help="the datasource's kind: postgres (local stack) or redshift (production, sqlalchemy-redshift); "
+                       "default: the kind it has, else postgres")
     return parser
 
 

@@ -2,8 +2,9 @@
 
 The expectation suites (``gx/expectations/<suite>.json``) are the source of truth: people edit them
 by hand or with ``./sparkify gx``. ``build()`` derives everything else from ``helpers.tables``: one
-Postgres datasource whose connection string is ``${SPARKIFY_WAREHOUSE_URL}`` (substituted from the
-environment when a validation runs, never written to a file), and per table with a ``suite`` a
+datasource, GX's Postgres one (local stack, committed) or its Redshift one (production: ``./sparkify
+gx build --warehouse redshift``), whose connection string is ``${SPARKIFY_WAREHOUSE_URL}``
+(substituted from the environment when a validation runs, never written to a file), and per table with a ``suite`` a
 table asset, a batch definition (daily on its slice column, else the whole table), a validation
 definition and a checkpoint that updates Data Docs. Checkpoints and validation definitions are named
 after their table.
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.data_context import FileDataContext
-    from great_expectations.datasource.fluent import PostgresDatasource
+    from great_expectations.datasource.fluent import SQLDatasource
 
 GX_DIR = Path(__file__).resolve().parents[2] / "gx"
 URL_ENV = "SPARKIFY_WAREHOUSE_URL"
@@ -39,6 +40,8 @@ WHOLE_TABLE = "whole_table"
 DOCS_SITE = "local_site"
 DOCS_URL_PATH = "data-docs"
 """Where plugins/data_docs_plugin.py serves the Data Docs site, under the Airflow API server's base URL."""
+WAREHOUSE_DRIVERS = {"postgres": "postgresql+psycopg", "redshift": "redshift+psycopg2"}
+"""The SQLAlchemy driver of each kind of datasource (GX's Redshift datasource accepts psycopg2 only)."""
 RESULT_FORMAT = {"result_format": "SUMMARY"}
 SAMPLE_VALUES = 5
 """Unexpected values quoted per failed expectation in failure reports."""
@@ -87,11 +90,12 @@ def table_checkpoint(table: str, context: FileDataContext) -> Checkpoint:
 # --- building the context -------------------------------------------------------------------------
 
 
-def build(gx_dir: Path = GX_DIR) -> FileDataContext:
+def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContext:
     """Create or update the context in ``gx_dir`` to match the table spec; running it again changes nothing.
 
-    Needs ${SPARKIFY_WAREHOUSE_URL} to reach a warehouse holding the tables (GX checks each asset's
-    table), and every table's suite in gx_dir/expectations/.
+    ``warehouse`` is the datasource's kind, a key of WAREHOUSE_DRIVERS (default: the kind it has,
+    else postgres). Needs ${SPARKIFY_WAREHOUSE_URL} to reach a warehouse holding the tables, with
+    that kind's driver (GX checks each asset's table), and every table's suite in gx_dir/expectations/.
     """
     quiet_gx()
     import great_expectations as gx
@@ -107,7 +111,7 @@ def build(gx_dir: Path = GX_DIR) -> FileDataContext:
         context.variables.analytics_enabled = False
         context.variables.save()
 
-    datasource = _datasource(context)
+    datasource = _datasource(context, warehouse)
     wanted = {spec.name for spec in validated_tables()}
     for spec in validated_tables():
         try:
@@ -140,21 +144,41 @@ def build(gx_dir: Path = GX_DIR) -> FileDataContext:
     return context
 
 
-def _datasource(context: FileDataContext) -> PostgresDatasource:
+def _datasource(context: FileDataContext, kind: str | None) -> SQLDatasource:
     connection_string = "${" + URL_ENV + "}"
     try:
         datasource = context.data_sources.get(DATASOURCE)
     except KeyError:
-        return context.data_sources.add_postgres(DATASOURCE, connection_string=connection_string)
-    if str(datasource.connection_string) != connection_string:
+        datasource = None
+    if datasource is not None and str(datasource.connection_string) != connection_string:
         raise ValueError(
             f"Datasource {DATASOURCE!r} in {context.root_directory}/great_expectations.yml must have connection "
             f"string {connection_string}, never a literal one (it would be committed)."
         )
-    return datasource
+    kind = kind or (datasource.type if datasource is not None else "postgres")
+    if kind not in WAREHOUSE_DRIVERS:
+        raise ValueError(f"Unknown warehouse {kind!r}: expected one of {', '.join(WAREHOUSE_DRIVERS)}.")
+    if datasource is not None and datasource.type == kind:
+        return datasource
+    if datasource is not None:
+        context.data_sources.delete(DATASOURCE)  # its assets are made again for the new kind
+    add = context.data_sources.add_redshift if kind == "redshift" else context.data_sources.add_postgres
+    return add(DATASOURCE, connection_string=connection_string)
 
 
-def _batch_definition(datasource: PostgresDatasource, spec: TableSpec) -> BatchDefinition:
+def warehouse_kind(context: FileDataContext) -> str:
+    """The kind of the context's datasource: postgres or redshift."""
+    return context.data_sources.get(DATASOURCE).type
+
+
+def warehouse_url(url: str, kind: str) -> str:
+    """``url`` (a warehouse's SQLAlchemy URL, any driver) with the driver GX's ``kind`` datasource needs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername=WAREHOUSE_DRIVERS[kind]).render_as_string(hide_password=False)
+
+
+def _batch_definition(datasource: SQLDatasource, spec: TableSpec) -> BatchDefinition:
     try:
         asset = datasource.get_asset(spec.name)
     except LookupError:

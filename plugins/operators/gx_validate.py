@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
+from airflow.sdk.log import mask_secret
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from great_expectations_provider.operators.validate_checkpoint import GXValidateCheckpointOperator
 
@@ -36,8 +37,9 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
 
     GXValidateCheckpointOperator has no template fields; this subclass templates ``run_day``
     (``"{{ ds }}"``) and turns it into the batch parameters year/month/day of the table's daily
-    batch definition. Before the context is loaded, ${SPARKIFY_WAREHOUSE_URL} is set from the
-    ``redshift_conn_id`` connection (masked in logs).
+    batch definition. Once the context is loaded, ${SPARKIFY_WAREHOUSE_URL} is set from the
+    ``redshift_conn_id`` connection, with the driver of the context's datasource (Postgres or
+    Redshift), and masked in logs.
 
     A failed expectation is a fact about the data: AirflowFailException, whose message names the
     table, each failed expectation with its observed value, and the validation's Data Docs page.
@@ -75,12 +77,20 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         from great_expectations.exceptions.exceptions import NoAvailableBatchesError
         from great_expectations_provider.common.errors import GXValidationFailed
 
-        gx_context.set_warehouse_url(_warehouse_url(self.redshift_conn_id))
         day = date.fromisoformat(self.run_day) if self.run_day else None
         if day:
             self.batch_parameters = gx_context.day_batch_parameters(day)
-        run = _RecordedRun(self.configure_checkpoint)
-        configure_checkpoint, self.configure_checkpoint = self.configure_checkpoint, run.configure
+        configure_checkpoint = self.configure_checkpoint
+
+        def use_warehouse_then_configure(data_context: AbstractDataContext) -> Checkpoint:
+            kind = gx_context.warehouse_kind(data_context)
+            url = gx_context.warehouse_url(_warehouse_url(self.redshift_conn_id), kind)
+            mask_secret(url)
+            gx_context.set_warehouse_url(url)
+            return configure_checkpoint(data_context)
+
+        run = _RecordedRun(use_warehouse_then_configure)
+        self.configure_checkpoint = run.configure
         try:
             super().execute(context)
         except NoAvailableBatchesError:
@@ -135,7 +145,6 @@ class _RecordedRun:
 def _warehouse_url(conn_id: str) -> str:
     """SQLAlchemy URL of the connection, password included (escaped) and masked in logs."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
-    from airflow.sdk.log import mask_secret
 
     url = PostgresHook(postgres_conn_id=conn_id).sqlalchemy_url.render_as_string(hide_password=False)
     mask_secret(url)

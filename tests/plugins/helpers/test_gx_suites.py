@@ -7,6 +7,7 @@ copy of gx/ (so the repo's gx/uncommitted stays untouched).
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -259,6 +260,33 @@ def test_building_the_committed_context_again_changes_nothing(loaded_warehouse, 
                 if p.is_file() and "uncommitted" not in p.relative_to(root).parts}
 
     assert committed(copy) == committed(gx_context.GX_DIR)
+
+
+def test_the_redshift_datasource_runs_every_suite_through_sqlalchemy_redshift(loaded_warehouse, tmp_path, monkeypatch,
+                                                                             capsys):
+    """Production's datasource: GX's Redshift one. No Redshift here, so the sample in PostgreSQL is read
+    through the Redshift dialect (sqlalchemy-redshift over psycopg2): the SQL GX would send to Redshift."""
+    copy = tmp_path / "gx"
+    shutil.copytree(gx_context.GX_DIR, copy, ignore=shutil.ignore_patterns("uncommitted"))
+    monkeypatch.setenv(gx_cli.WAREHOUSE_ENV, f"{loaded_warehouse}?sslmode=disable")  # Redshift's default: verify-full
+    monkeypatch.delenv(gx_context.URL_ENV, raising=False)
+    assert gx_cli.main(["--gx-dir", str(copy), "build", "--warehouse", "redshift"]) == 0
+    assert "(redshift datasource)" in capsys.readouterr().out
+    (datasource,) = yaml.safe_load((copy / "great_expectations.yml").read_text())["fluent_datasources"].values()
+    assert (datasource["type"], datasource["connection_string"]) == ("redshift", "${SPARKIFY_WAREHOUSE_URL}")
+    assert set(datasource["assets"]) == set(ALL_TABLES)
+
+    assert gx_cli.main(["--gx-dir", str(copy), "validate", "--date", DAYS[0]]) == 0
+    assert capsys.readouterr().out.count("PASS ") == len(ALL_TABLES)
+    assert os.environ[gx_context.URL_ENV].startswith("redshift+psycopg2://")
+    execute(loaded_warehouse, "UPDATE songs SET duration = -1 WHERE song_id = (SELECT MIN(song_id) FROM songs)")
+    assert gx_cli.main(["--gx-dir", str(copy), "validate", "songs"]) == 1
+    assert "expect_column_values_to_be_between (column duration): 1 of " in capsys.readouterr().out
+
+    assert gx_cli.main(["--gx-dir", str(copy), "build"]) == 0  # keeps the kind it has
+    assert "(redshift datasource)" in capsys.readouterr().out
+    assert gx_cli.main(["--gx-dir", str(copy), "build", "--warehouse", "postgres"]) == 0
+    assert gx_context.warehouse_kind(gx_context.file_context(copy)) == "postgres"
 
 
 def test_context_config_keeps_the_connection_string_out_and_progress_bars_off():
