@@ -139,7 +139,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Starting the local stack with s3://sparkify-local loaded from {data} ...")
     status = stack.up(seed_dir=data, reseed=True)["status"]
     if args.corrupt_day:
-        key = _load_corrupt_day(data, args.corrupt_day, stack.state_dir / "corrupt-data", status["s3"])
+        key = load_corrupt_day(data, args.corrupt_day, stack.state_dir / "corrupt-data", status["s3"])
         print(f"Loaded a corrupted copy of {key}: every 5th event's method is 'POST' (its suite allows GET and PUT).")
     mailbox = Mailbox(stack.mail_dir)
     alerts_before = len(mailbox.messages())
@@ -257,7 +257,7 @@ def _sample_dir(path: str) -> Path:
     return data
 
 
-def _load_corrupt_day(data: Path, day: str, out_dir: Path, s3: dict) -> str:
+def load_corrupt_day(data: Path, day: str, out_dir: Path, s3: dict) -> str:
     """Put a copy of day's events with every 5th event's method set to 'POST' (made in out_dir) over its object in S3."""
     from local_stack.s3 import client
 

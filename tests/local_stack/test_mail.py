@@ -56,7 +56,7 @@ def test_the_corrupt_day_is_a_copy_in_the_state_dir_loaded_over_the_days_object(
     original = "\n".join(json.dumps(event) for event in events)
     day_file.write_text(original)
 
-    key = cli._load_corrupt_day(data, "2018-11-02", tmp_path / "state/corrupt-data", {"endpoint_url": s3_server, "bucket": s3_bucket})
+    key = cli.load_corrupt_day(data, "2018-11-02", tmp_path / "state/corrupt-data", {"endpoint_url": s3_server, "bucket": s3_bucket})
     assert key == "log_data/2018/11/2018-11-02-events.json"
     loaded = [json.loads(line) for line in s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read().decode().splitlines()]
     assert [event["method"] for event in loaded] == ["POST", "PUT", "PUT", "PUT", "PUT", "POST", "PUT"]

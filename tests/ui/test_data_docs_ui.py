@@ -1,0 +1,88 @@
+"""Data Docs from the Airflow UI: Browse → Data Docs shows each table's latest validation, and a day
+with corrupted events fails at the gate, whose failed task links to its failed validation's page.
+
+The corrupted day is backfilled through the REST API (triggering from the UI is proven in
+test_airflow_ui.py); everything looked at is looked at in the browser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from helpers import gx_context
+from local_stack import cli
+from tests.ui.ui_helpers import DAG_ID, UiStack, sign_in
+
+CORRUPT_DAY = "2018-11-02"
+FAILED_TASK = "validate.validate_staging_events"
+RUN_TIMEOUT_MS = 600_000
+
+
+@pytest.fixture(scope="module")
+def corrupted_run(ui_stack: UiStack, server_tmp_factory) -> str:
+    """The run of CORRUPT_DAY with every 5th event's method 'POST' (the events suite allows GET and PUT)."""
+    cli.load_corrupt_day(ui_stack.data, CORRUPT_DAY, server_tmp_factory("corrupt"), ui_stack.s3)
+    runs = ui_stack.api().backfill(DAG_ID, CORRUPT_DAY, CORRUPT_DAY, max_active_runs=1)
+    run = runs[CORRUPT_DAY]
+    assert run["state"] == "failed", ui_stack.describe_run(run["dag_run_id"])
+    return run["dag_run_id"]
+
+
+def test_a_failed_validation_task_links_to_its_failed_validation_in_data_docs(
+    page: Page, ui_stack: UiStack, corrupted_run: str, shot: Callable[[Page, str], Path]
+):
+    page.goto(f"{ui_stack.url}/dags/{DAG_ID}/runs/{quote(corrupted_run, safe='')}/tasks/{FAILED_TASK}")
+    expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
+    # The gate's message names the table, the expectation and the observed values.
+    expect(page.get_by_text(re.compile(r"expect_column_values_to_be_in_set \(column method\)")).first).to_be_visible()
+    page.get_by_role("link", name="Details", exact=True).click()
+    link = page.get_by_role("link", name="Data Docs", exact=True)
+    expect(link).to_be_visible()
+    href = link.get_attribute("href")
+    day = CORRUPT_DAY.split("-")
+    assert href.startswith(f"{ui_stack.url}/data-docs/validations/staging_events/")
+    assert href.endswith(f"/warehouse-staging_events-year_{day[0]}-month_{int(day[1])}-day_{int(day[2])}.html")
+    shot(page, "11-failed-task-data-docs-link")
+
+    link.click()
+    expect(page).to_have_url(href)
+    expect(page.get_by_text(re.compile(r"Status:\s*Failed")).first).to_be_visible()
+    expect(page.get_by_text("Sampled Unexpected Values").first).to_be_visible()
+    expect(page.get_by_text("POST", exact=True).first).to_be_visible()
+    shot(page, "12-failed-validation-page")
+
+
+def test_browse_data_docs_shows_each_tables_latest_validation(
+    page: Page, ui_stack: UiStack, corrupted_run: str, shot: Callable[[Page, str], Path]
+):
+    page.goto(ui_stack.url)
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Data Docs").click()
+    expect(page).to_have_url(f"{ui_stack.url}/plugin/data-docs")
+    docs = page.frame_locator("iframe")
+    expect(docs.get_by_role("heading", name="Data Docs: each table's latest validation")).to_be_visible()
+    for spec in gx_context.validated_tables():
+        row = docs.get_by_role("row").filter(has=docs.get_by_role("cell", name=spec.name, exact=True).first)
+        expect(row.first).to_contain_text("Failed" if spec.name == "staging_events" else "Passed")
+    shot(page, "13-data-docs-latest-validations")
+
+    failed = docs.get_by_role("row").filter(has_text="Failed").get_by_role("link").first
+    failed.click()
+    expect(docs.get_by_text(re.compile(r"Status:\s*Failed")).first).to_be_visible()
+    expect(docs.get_by_text("POST", exact=True).first).to_be_visible()
+
+
+def test_data_docs_ask_for_a_login_and_return_after_it(anonymous_page: Page, ui_stack: UiStack):
+    anonymous_page.goto(f"{ui_stack.url}/data-docs/")
+    expect(anonymous_page).to_have_url(re.compile(r"/auth/login\?next="))
+    anonymous_page.get_by_label("Username").fill(ui_stack.user)
+    anonymous_page.get_by_label("Password").fill(ui_stack.password)
+    anonymous_page.get_by_role("button", name="Sign in").click()
+    expect(anonymous_page).to_have_url(f"{ui_stack.url}/data-docs/")
+    expect(anonymous_page.get_by_role("heading", name="Data Docs: each table's latest validation")).to_be_visible()
