@@ -204,16 +204,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    context = _context(args.gx_dir)
-    context.build_data_docs(site_names=[gx_context.DOCS_SITE])
-    print(gx_context.docs_index(context))
+    print(_build_docs(_context(args.gx_dir)))
     return 0
 
 
 def _rebuild_docs(context: FileDataContext) -> None:
-    """Rebuild the whole Data Docs site, so every page shows the suites as they are now."""
+    """After a suite edit: the whole site again, so every page shows the suites as they are now."""
+    print(f"Data Docs rebuilt: {_build_docs(context)}")
+
+
+def _build_docs(context: FileDataContext) -> Path:
+    """Build the whole Data Docs site; its index.html."""
     context.build_data_docs(site_names=[gx_context.DOCS_SITE])
-    print(f"Data Docs rebuilt: {gx_context.docs_index(context)}")
+    return gx_context.docs_index(context)
 
 
 # --- suites ------------------------------------------------------------------------------------

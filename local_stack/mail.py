@@ -25,23 +25,25 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 
-from local_stack.process import ProcessRecord, start_server, stop
+from local_stack.process import ChildServer
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # cwd of the server, so `-m local_stack.mail` imports
 STAMP = "%Y%m%dT%H%M%S.%fZ"
 
 log = logging.getLogger("local_stack.mail")
 
 
-class MailCatcher:
+class MailCatcher(ChildServer):
     """The SMTP catcher on host:port, saving into mail_dir, run as `python -m local_stack.mail` in its own session."""
 
+    what = "the SMTP catcher"
+
     def __init__(self, port: int, mail_dir: Path, log_file: Path, host: str = "127.0.0.1") -> None:
-        self.port = port
-        self.host = host
+        super().__init__(port, log_file, host)
         self.mail_dir = Path(mail_dir)
-        self.log_file = log_file
-        self.process: ProcessRecord | None = None
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "local_stack.mail", "--host", self.host, "--port", str(self.port),
+                "--out", str(self.mail_dir.resolve())]
 
     def answers(self) -> bool:
         """True if an SMTP server greets on host:port."""
@@ -50,24 +52,6 @@ class MailCatcher:
                 return smtp.noop()[0] == 250
         except (OSError, smtplib.SMTPException):
             return False
-
-    def start(self, timeout: float = 30.0) -> ProcessRecord:
-        """Start the server and wait until it answers."""
-        cmd = [sys.executable, "-m", "local_stack.mail", "--host", self.host, "--port", str(self.port),
-               "--out", str(self.mail_dir.resolve())]
-        self.process = start_server(
-            cmd, self.log_file, host=self.host, port=self.port, what="the SMTP catcher", answers=self.answers,
-            timeout=timeout, cwd=PACKAGE_PARENT,
-        )
-        return self.process
-
-    def stop(self) -> bool:
-        """Stop the server; False if it was not running."""
-        if self.process is None:
-            return False
-        stopped = stop(self.process)
-        self.process = None
-        return stopped
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,50 @@ def start_server(
     return process
 
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the servers' cwd, so `-m local_stack....` imports
+
+
+class ChildServer:
+    """A server on host:port run as `python -m <module>` in its own session; stopped by its pid.
+
+    Subclasses name it (``what``), give its ``command()`` and say when it ``answers()``.
+    """
+
+    what = "server"
+    start_timeout = 30.0
+
+    def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
+        self.port = port
+        self.host = host
+        self.log_file = log_file
+        self.process: ProcessRecord | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def answers(self) -> bool:
+        raise NotImplementedError
+
+    def is_running(self) -> bool:
+        return self.process is not None and is_alive(self.process)
+
+    def start(self, timeout: float | None = None) -> ProcessRecord:
+        """Start the server and wait until it answers."""
+        self.process = start_server(
+            self.command(), self.log_file, host=self.host, port=self.port, what=self.what, answers=self.answers,
+            timeout=self.start_timeout if timeout is None else timeout, cwd=PACKAGE_PARENT,
+        )
+        return self.process
+
+    def stop(self) -> bool:
+        """Stop the server (its whole session); False if it was not running."""
+        if self.process is None:
+            return False
+        stopped = stop(self.process)
+        self.process = None
+        return stopped
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True if something accepts TCP connections on host:port."""
     with socket.socket() as sock:

@@ -23,11 +23,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
-from local_stack.process import ProcessRecord, is_alive, start_server, stop
+from local_stack.process import ChildServer
 
 log = logging.getLogger(__name__)
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # cwd of the server, so `-m local_stack...` imports
 
 REGION = "us-west-2"
 # moto accepts any keys. Airflow masks the secret wherever it appears in a log, so it must not be a
@@ -46,19 +45,28 @@ class Seed:
     prefixes: tuple[str, ...] = SPARKIFY_PREFIXES
 
 
-class S3Server:
+class S3Server(ChildServer):
     """A moto S3 server on host:port, run as `python -m local_stack.moto_server` in its own session."""
 
+    what = "moto S3"
+    start_timeout = 60.0
+
     def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1", seed: Seed | None = None) -> None:
-        self.port = port
-        self.host = host
-        self.log_file = log_file
+        super().__init__(port, log_file, host)
         self.seed = seed
-        self.process: ProcessRecord | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        """The server's command line, seeding first if set."""
+        cmd = [sys.executable, "-m", "local_stack.moto_server", "--host", self.host, "--port", str(self.port)]
+        if self.seed:
+            check_tree(self.seed.local_dir, self.seed.prefixes)  # fail here, not in the child
+            cmd += ["--seed", f"{self.seed.bucket}={self.seed.local_dir.resolve()}"]
+            cmd += [arg for prefix in self.seed.prefixes for arg in ("--prefix", prefix)]
+        return cmd
 
     def answers(self) -> bool:
         """True if an S3 server responds on the endpoint."""
@@ -69,30 +77,6 @@ class S3Server:
             return True
         except OSError:
             return False
-
-    def is_running(self) -> bool:
-        return self.process is not None and is_alive(self.process)
-
-    def start(self, timeout: float = 60.0) -> ProcessRecord:
-        """Start the server (seeding first, if set) and wait until it answers."""
-        cmd = [sys.executable, "-m", "local_stack.moto_server", "--host", self.host, "--port", str(self.port)]
-        if self.seed:
-            check_tree(self.seed.local_dir, self.seed.prefixes)  # fail here, not in the child
-            cmd += ["--seed", f"{self.seed.bucket}={self.seed.local_dir.resolve()}"]
-            cmd += [arg for prefix in self.seed.prefixes for arg in ("--prefix", prefix)]
-        self.process = start_server(
-            cmd, self.log_file, host=self.host, port=self.port, what="moto S3", answers=self.answers,
-            timeout=timeout, cwd=PACKAGE_PARENT,
-        )
-        return self.process
-
-    def stop(self) -> bool:
-        """Stop the server (its whole session); False if it was not running."""
-        if self.process is None:
-            return False
-        stopped = stop(self.process)
-        self.process = None
-        return stopped
 
 
 def client(endpoint_url: str, max_pool_connections: int = 10) -> BaseClient:

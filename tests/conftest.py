@@ -7,11 +7,15 @@ Nothing here skips: a server that cannot start fails the tests that need it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -47,6 +51,32 @@ def server_tmp_factory() -> Iterator[Callable[[str], Path]]:
     yield make
     for path in made:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def private_stack(server_tmp_factory) -> Callable[[str], AbstractContextManager[dict[str, str]]]:
+    """private_stack(name): the environment of a whole `./sparkify` stack of its own (state dir, free ports).
+
+    The user runs `python -m local_stack.cli up|demo ...` with it; leaving the `with` block runs `down`.
+    """
+
+    @contextmanager
+    def stack_env(name: str) -> Iterator[dict[str, str]]:
+        env = {
+            **os.environ,
+            "SPARKIFY_STATE_DIR": str(server_tmp_factory(name) / "state"),
+            "SPARKIFY_PG_PORT": str(free_port()),
+            "SPARKIFY_S3_PORT": str(free_port()),
+            "SPARKIFY_SMTP_PORT": str(free_port()),
+            "SPARKIFY_AIRFLOW_PORT": str(free_port()),
+        }
+        try:
+            yield env
+        finally:
+            subprocess.run([sys.executable, "-m", "local_stack.cli", "down"], cwd=REPO, env=env, capture_output=True,
+                           timeout=180)
+
+    return stack_env
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """./sparkify: argument handling, and `demo` through the real scheduler on a private stack."""
 
-import os
 import re
 import subprocess
 import sys
@@ -9,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from local_stack import cli
-from local_stack.process import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,17 +40,10 @@ def test_day_range_is_inclusive():
 
 
 @pytest.fixture(scope="module")
-def demo_env(server_tmp_factory):
-    """A private stack (state dir, free ports) for the demo runs of this module; stopped at the end."""
-    env = {
-        **os.environ,
-        "SPARKIFY_STATE_DIR": str(server_tmp_factory("demo") / "state"),
-        "SPARKIFY_PG_PORT": str(free_port()),
-        "SPARKIFY_S3_PORT": str(free_port()),
-        "SPARKIFY_AIRFLOW_PORT": str(free_port()),
-    }
-    yield env
-    subprocess.run([sys.executable, "-m", "local_stack.cli", "down"], cwd=REPO, env=env, capture_output=True, timeout=120)
+def demo_env(private_stack):
+    """A private stack for the demo runs of this module; stopped at the end."""
+    with private_stack("demo") as env:
+        yield env
 
 
 def demo(env, *arguments):

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from local_stack.process import free_port
 from tests.ui.ui_helpers import DAG_ID, UiStack, sign_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,22 +40,13 @@ def _cli(env: dict[str, str], *arguments: str, timeout: float) -> subprocess.Com
 
 
 @pytest.fixture(scope="session")
-def ui_stack(server_tmp_factory) -> Iterator[UiStack]:
+def ui_stack(private_stack, server_tmp_factory) -> Iterator[UiStack]:
     """A private local stack (own state dir, free ports) with generated data in its bucket; `down` at the end."""
     from datagen import generate
 
-    base = server_tmp_factory("ui")
-    data = base / "data"
+    data = server_tmp_factory("ui") / "data"
     generate(data, events=600, songs=150, start=DATA_START, days=DATA_DAYS, progress=False)
-    env = {
-        **os.environ,
-        "SPARKIFY_STATE_DIR": str(base / "state"),
-        "SPARKIFY_PG_PORT": str(free_port()),
-        "SPARKIFY_S3_PORT": str(free_port()),
-        "SPARKIFY_SMTP_PORT": str(free_port()),
-        "SPARKIFY_AIRFLOW_PORT": str(free_port()),
-    }
-    try:
+    with private_stack("ui") as env:
         up = _cli(env, "up", "--data", str(data), timeout=600)
         if up.returncode != 0:
             pytest.fail(f"`sparkify up` failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
@@ -67,8 +57,6 @@ def ui_stack(server_tmp_factory) -> Iterator[UiStack]:
         # Until the dag-processor has parsed the DAG (and it is unpaused), the UI has nothing to show.
         stack.api().wait_for_dag(DAG_ID)
         yield stack
-    finally:
-        _cli(env, "down", timeout=180)
 
 
 @pytest.fixture(scope="session")
