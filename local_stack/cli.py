@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from local_stack.process import StackError
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = "sparkify_etl"
+VALIDATE_GROUP = "validate"  # the DAG's TaskGroup of GX validations
 STAR_SCHEMA = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
 TERMINAL = {"success", "failed"}
 
@@ -157,11 +159,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     days_run = _day_range(start, end)
     failed = [day for day in days_run if runs.get(day, {}).get("state") != "success"]
     print(f"\n{len(days_run) - len(failed)} of {len(days_run)} day(s) succeeded" + (f"; not succeeded: {', '.join(failed)}" if failed else "."))
+    gate = {day: api.task_states(DAG_ID, run["dag_run_id"], group=VALIDATE_GROUP) for day, run in runs.items()}
+    not_passed = {day: sorted(task for task, state in states.items() if state != "success")
+                  for day, states in gate.items()}
+    if states := [state for day_states in gate.values() for state in day_states.values()]:
+        if not any(not_passed.values()):
+            print(f"Quality gate: every suite passed on {len(gate)} day(s) ({len(states)} validations).")
+        for day, tasks in not_passed.items():
+            if tasks:
+                print(f"Quality gate on {day}: not passed: {', '.join(tasks)}")
     if failed:
         # The DAG processor sends a run's alert shortly after the run fails.
         alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=90) - alerts_before
         print(f"Alerts:     {alerts} received for the failed day(s): ./sparkify alerts, ./sparkify alerts --show 1")
     print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
+    print(f"Data Docs:  {airflow_url}/data-docs/  (in the UI: Browse → Data Docs; the files: ./sparkify gx docs)")
     print(f"Warehouse:  psql {stack.environment()['WAREHOUSE_URI']!r}    Stop everything: ./sparkify down")
     return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) else 1
 
@@ -237,6 +249,15 @@ class AirflowApi:
                 print(f"  ... {done}/{len(expected)} run(s) finished after {time.monotonic() - began:.0f}s", flush=True)
                 next_report += 30
             time.sleep(3)
+
+    def task_states(self, dag_id: str, run_id: str, *, group: str) -> dict[str, str | None]:
+        """State of each task of TaskGroup ``group`` in the run, by task id without the group's prefix."""
+        path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances?limit=1000"
+        return {
+            task["task_id"].removeprefix(f"{group}."): task["state"]
+            for task in self._request("GET", path)["task_instances"]
+            if task["task_id"].startswith(f"{group}.")
+        }
 
     def _runs(self, dag_id: str, days: list[str]) -> dict[str, dict]:
         """The backfill runs of ``days`` (logical dates), by day."""

@@ -62,6 +62,8 @@ def test_demo_backfills_generated_days_and_a_second_demo_changes_no_count(demo_e
     assert first.returncode == 0, first.stdout + first.stderr
     assert "2 of 2 day(s) succeeded." in first.stdout
     assert re.search(r"Airflow UI: http://127\.0\.0\.1:\d+/dags/sparkify_etl  \(login admin / \S+\)", first.stdout)
+    assert "Quality gate: every suite passed on 2 day(s) (14 validations)." in first.stdout
+    assert re.search(r"Data Docs:  http://127\.0\.0\.1:\d+/data-docs/  \(in the UI: Browse → Data Docs", first.stdout)
     rows = counts(first.stdout)
     assert rows["staging_events"] == 600 and rows["staging_songs"] == 150 and rows["songplays"] > 0
     again = demo(demo_env, "--days", "2", "--events", "600", "--songs", "150")
@@ -86,6 +88,7 @@ def test_demo_corrupt_day_fails_the_gate_and_its_alert_arrives_through_the_dag_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-02" in result.stdout
     assert "Alerts:     1 received" in result.stdout
+    assert "Quality gate on 2018-11-02: not passed: validate_staging_events" in result.stdout
     shown = subprocess.run([sys.executable, "-m", "local_stack.cli", "alerts", "--show", "1"], cwd=REPO, env=demo_env,
                            capture_output=True, text=True, timeout=60)
     assert "Subject: [sparkify] sparkify_etl FAILED for 2018-11-02: validate.validate_staging_events" in shown.stdout
