@@ -2,28 +2,32 @@
 # Sparkify ETL
 
 Loads one day of Sparkify listening events, and the song catalog, from S3 into the Redshift star
-schema: fact `songplays`, dimensions `users`, `songs`, `artists`, `time`.
+schema: fact `songplays`, dimensions `users`, `songs`, `artists`, `time`. Write–audit–publish: a run
+writes into its own **audit area** (schema `audit_<day>_<run hash>`), the quality gate validates
+it there, and only a run that passes publishes, in one transaction.
 
 | step | what it does |
 |---|---|
-| `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied again only when they changed |
-| `load_songplays_fact` | one songplay per NextSong event of the day; the day is replaced, so re-runs never duplicate |
-| `load_dimensions` | `users` (latest level), `songs`, `artists`: upserts on their natural keys; `time`: the day's songplay times, replaced with the day |
-| `validate` | a Great Expectations suite per table (gx/expectations/), on the run's day of `staging_events`, `songplays` and `time`; a failure fails the run at once and is shown in Data Docs |
-| `run_quality_checks` | every table not empty, keys not null and unique, one songplay per NextSong event of the day |
+| `open_audit_area` | the run's audit area, made anew (earlier areas of the same day are dropped) |
+| `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied only when they changed — into the audit area |
+| `load` | `songplays`: one per NextSong event of the day; `users` (latest level), `songs`, `artists`: the rows to insert or replace; `time`: the day's songplay times — into the audit area |
+| `validate` | a Great Expectations suite per table (gx/expectations/) and the SQL checks, on the audit area as the warehouse will be after publishing; a failure fails the run at once, shown in Data Docs |
+| `publish` | one transaction: the day's slices replaced, dimension changes merged, the area dropped |
 
-A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned table, so
-backfills of different days run in parallel. Trigger a day from the UI with its logical date, or
-backfill a range (Trigger → Backfill, or `airflow backfill create`).
+A failed run publishes nothing: the published tables stay as they were and the run's rows stay in
+its audit area until the next run of that day (the failure message and the alert say how to query
+them). A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned
+table, so backfills of different days run in parallel. Trigger a day from the UI with its logical
+date, or backfill a range (Trigger → Backfill, or `airflow backfill create`).
 
 Configuration: connections `redshift` (Redshift, or Postgres locally) and `aws_credentials`;
 Airflow variables `sparkify_s3_bucket` (default `udacity-dend`), `sparkify_s3_region`
 (default `us-west-2`) and `sparkify_redshift_iam_role` (optional; without it the keys of
 `aws_credentials` are used).
 
-Alerts: one message per failed run (failed tasks, errors, failed checks, log links) by email, Slack
-and/or a JSON webhook, each on when its connection exists (`sparkify_alerts_smtp`,
-`sparkify_alerts_slack`, `sparkify_alerts_webhook`); see plugins/helpers/alerts.py.
+Alerts: one message per failed run (failed tasks, errors, failed checks, where the rows are kept,
+log links) by email, Slack and/or a JSON webhook, each on when its connection exists
+(`sparkify_alerts_smtp`, `sparkify_alerts_slack`, `sparkify_alerts_webhook`); see plugins/helpers/alerts.py.
 """
 
 from __future__ import annotations
@@ -31,15 +35,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, TaskGroup, chain
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
+from helpers.audit_area import AUDIT_AREA, MACROS, OPEN_TASK_ID, PUBLISH_TASK_ID
 from helpers.gx_context import file_context, table_checkpoint, validated_tables
 from helpers.quality_checks import SONGPLAYS_RECONCILE, table_checks
-from helpers.tables import RUN_DAY_END, RUN_DAY_START, Role, tables
-from operators import DataQualityOperator, LoadDimensionOperator, LoadFactOperator, StageToRedshiftOperator
+from helpers.tables import RUN_DAY_END, RUN_DAY_START, TABLES, Role, tables
+from operators import (
+    DataQualityOperator,
+    LoadDimensionOperator,
+    LoadFactOperator,
+    OpenAuditAreaOperator,
+    PublishOperator,
+    StageToRedshiftOperator,
+)
 from operators.gx_validate import GXValidateTableOperator
 
 S3_BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
@@ -58,7 +69,7 @@ default_args = {
 
 with DAG(
     dag_id="sparkify_etl",
-    description="Stage Sparkify events and songs from S3, load the star schema, check it.",
+    description="Stage Sparkify events and songs from S3 and load the star schema in an audit area; check it; publish it.",
     doc_md=__doc__,
     # One run per UTC day, started once the day is over; its logical date is the day it loads.
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
@@ -66,17 +77,19 @@ with DAG(
     catchup=False,
     max_active_runs=3,
     default_args=default_args,
+    user_defined_macros=MACROS,
     tags=["sparkify", "redshift"],
     on_failure_callback=alert_failed_run,
     on_success_callback=alert_succeeded_run,
 ) as dag:
-    begin = EmptyOperator(task_id="begin_execution")
+    open_audit_area = OpenAuditAreaOperator(task_id=OPEN_TASK_ID, audit_area=AUDIT_AREA)
 
-    with TaskGroup("stage", tooltip="S3 → staging tables") as stage:
+    with TaskGroup("stage", tooltip="S3 → staging tables, in the audit area") as stage:
         for spec in tables(Role.STAGING):
             StageToRedshiftOperator(
                 task_id=f"stage_{spec.name.removeprefix('staging_')}",
                 table=spec.name,
+                audit_area=AUDIT_AREA,
                 s3_bucket=S3_BUCKET,
                 s3_key=spec.s3_key,
                 json_paths=spec.json_paths,
@@ -89,21 +102,22 @@ with DAG(
                 iam_role=IAM_ROLE,
             )
 
-    (fact,) = tables(Role.FACT)
-    load_fact = LoadFactOperator(
-        task_id=f"load_{fact.name}_fact",
-        table=fact.name,
-        load=fact.load,
-        slice_column=fact.slice_column,
-        slice_start=RUN_DAY_START,
-        slice_end=RUN_DAY_END,
-    )
-
-    with TaskGroup("load_dimensions", tooltip="staging + fact → dimension tables") as load_dimensions:
-        for spec in tables(Role.DIMENSION):
+    with TaskGroup("load", tooltip="staging → fact and dimension tables, in the audit area") as load:
+        (fact,) = tables(Role.FACT)
+        load_fact = LoadFactOperator(
+            task_id=f"load_{fact.name}_fact",
+            table=fact.name,
+            audit_area=AUDIT_AREA,
+            load=fact.load,
+            slice_column=fact.slice_column,
+            slice_start=RUN_DAY_START,
+            slice_end=RUN_DAY_END,
+        )
+        load_dimensions = [
             LoadDimensionOperator(
                 task_id=f"load_{spec.name}_dim",
                 table=spec.name,
+                audit_area=AUDIT_AREA,
                 load=spec.load,
                 mode=spec.mode,
                 keys=spec.keys,
@@ -111,28 +125,34 @@ with DAG(
                 slice_start=RUN_DAY_START if spec.load.sliced else None,
                 slice_end=RUN_DAY_END if spec.load.sliced else None,
             )
+            for spec in tables(Role.DIMENSION)
+        ]
+        chain(load_fact, load_dimensions)
 
-    with TaskGroup("validate", tooltip="Great Expectations suite per table") as validate:
+    with TaskGroup("validate", tooltip="the quality gate on the audit area: a GX suite per table, SQL checks") as validate:
         for spec in validated_tables():
             GXValidateTableOperator(
                 task_id=f"validate_{spec.name}",
                 table=spec.name,
                 run_day=RUN_DAY_START if spec.slice_column else None,
+                audit_area=AUDIT_AREA,
                 context_type="file",
                 configure_file_data_context=file_context,
                 configure_checkpoint=partial(table_checkpoint, spec.name),
             )
+        DataQualityOperator(
+            task_id="run_quality_checks",
+            checks=[
+                *(check for spec in (fact, *tables(Role.DIMENSION)) for check in table_checks(spec.name, spec.keys)),
+                SONGPLAYS_RECONCILE,
+            ],
+            audit_area=AUDIT_AREA,
+            slice_start=RUN_DAY_START,
+            slice_end=RUN_DAY_END,
+        )
 
-    quality_checks = DataQualityOperator(
-        task_id="run_quality_checks",
-        checks=[
-            *(check for spec in (fact, *tables(Role.DIMENSION)) for check in table_checks(spec.name, spec.keys)),
-            SONGPLAYS_RECONCILE,
-        ],
-        slice_start=RUN_DAY_START,
-        slice_end=RUN_DAY_END,
+    publish = PublishOperator(
+        task_id=PUBLISH_TASK_ID, audit_area=AUDIT_AREA, tables=TABLES, slice_start=RUN_DAY_START, slice_end=RUN_DAY_END
     )
 
-    end = EmptyOperator(task_id="end_execution")
-
-    chain(begin, stage, load_fact, load_dimensions, validate, quality_checks, end)
+    chain(open_audit_area, stage, load, validate, publish)

@@ -2,7 +2,7 @@
 
     ./sparkify demo                      # generate data, start everything, backfill every day, show counts
     ./sparkify demo --data ../shared/data/sparkify --start 2018-11-01 --end 2018-11-07
-    ./sparkify demo --corrupt-day 2018-11-03   # that day fails the quality gate; its alert arrives
+    ./sparkify demo --corrupt-day 2018-11-03   # that day fails the quality gate, publishes nothing; its alert arrives
     ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, SMTP catcher, Airflow
     ./sparkify alerts [--show N | --clear]   # the alert emails the stack received, newest first
     ./sparkify generate --out DIR        # Sparkify-shaped data (python -m datagen --help)
@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from helpers.audit_area import area_name
 from local_stack.mail import Mailbox
 from local_stack.process import StackError
 
@@ -143,6 +144,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.corrupt_day:
         key = load_corrupt_day(data, args.corrupt_day, stack.state_dir / "corrupt-data", status["s3"])
         print(f"Loaded a corrupted copy of {key}: every 5th event's method is 'POST' (its suite allows GET and PUT).")
+    warehouse = stack.environment()["WAREHOUSE_URI"]
+    corrupt_before = published_day(warehouse, args.corrupt_day) if args.corrupt_day else None
     mailbox = Mailbox(stack.mail_dir)
     alerts_before = len(mailbox.messages())
     airflow_url = status["airflow"]["url"]
@@ -152,7 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Backfilling {DAG_ID} from {start} to {end} through the scheduler ...")
     runs = api.backfill(DAG_ID, start, end, max_active_runs=args.max_active_runs)
 
-    counts = _table_counts(stack.environment()["WAREHOUSE_URI"])
+    counts = _table_counts(warehouse)
     print("\nRows per table:")
     for table, count in counts.items():
         print(f"  {table:<15} {count:>10,}")
@@ -160,22 +163,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     failed = [day for day in days_run if runs.get(day, {}).get("state") != "success"]
     print(f"\n{len(days_run) - len(failed)} of {len(days_run)} day(s) succeeded" + (f"; not succeeded: {', '.join(failed)}" if failed else "."))
     gate = {day: api.task_states(DAG_ID, run["dag_run_id"], group=VALIDATE_GROUP) for day, run in runs.items()}
-    not_passed = {day: sorted(task for task, state in states.items() if state != "success")
-                  for day, states in gate.items()}
     if states := [state for day_states in gate.values() for state in day_states.values()]:
-        if not any(not_passed.values()):
+        if all(state == "success" for state in states):
             print(f"Quality gate: every suite passed on {len(gate)} day(s) ({len(states)} validations).")
-        for day, tasks in not_passed.items():
-            if tasks:
-                print(f"Quality gate on {day}: not passed: {', '.join(tasks)}")
+        for day, day_states in gate.items():
+            failed_checks = sorted(task for task, state in day_states.items() if state == "failed")
+            not_run = sorted(task for task, state in day_states.items() if state not in ("success", "failed"))
+            if failed_checks or not_run:
+                print(f"Quality gate on {day}: " + "; ".join(
+                    part for part in (f"failed: {', '.join(failed_checks)}" if failed_checks else "",
+                                      f"did not run: {', '.join(not_run)}" if not_run else "") if part))
+    corrupt_unchanged = True
+    if args.corrupt_day and args.corrupt_day in runs:
+        corrupt_unchanged = published_day(warehouse, args.corrupt_day) == corrupt_before
+        area = area_name(runs[args.corrupt_day]["dag_run_id"], args.corrupt_day)
+        rows = ", ".join(f"{table} {count}" for table, (count, _) in corrupt_before.items())
+        print(f"Published rows of {args.corrupt_day}: " + (f"unchanged ({rows})" if corrupt_unchanged else "CHANGED"))
+        if runs[args.corrupt_day].get("state") == "failed":
+            print(f"Its rows are kept in audit area {area}: "
+                  f"psql {warehouse!r} -c 'SELECT COUNT(*) FROM {area}.staging_events'")
     if failed:
         # The DAG processor sends a run's alert shortly after the run fails.
         alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=90) - alerts_before
         print(f"Alerts:     {alerts} received for the failed day(s): ./sparkify alerts, ./sparkify alerts --show 1")
     print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
     print(f"Data Docs:  {airflow_url}/data-docs/  (in the UI: Browse → Data Docs; the files: ./sparkify gx docs)")
-    print(f"Warehouse:  psql {stack.environment()['WAREHOUSE_URI']!r}    Stop everything: ./sparkify down")
-    return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) else 1
+    print(f"Warehouse:  psql {warehouse!r}    Stop everything: ./sparkify down")
+    return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) and corrupt_unchanged else 1
 
 
 # --- Airflow's REST API ----------------------------------------------------------------------------
@@ -320,6 +334,26 @@ def _run_seconds(run: dict) -> str:
     return f"{seconds:.0f}s"
 
 
+def published_day(warehouse_uri: str, day: str) -> dict[str, tuple[int, str]]:
+    """Row count and checksum of ``day``'s published rows in each day-partitioned table."""
+    import psycopg
+
+    from helpers.audit_area import published
+    from helpers.tables import TABLES
+
+    start = date.fromisoformat(day)
+    rows = {}
+    with psycopg.connect(warehouse_uri) as conn:
+        for spec in (spec for spec in TABLES if spec.slice_column):
+            column = spec.slice_column
+            rows[spec.name] = tuple(conn.execute(
+                f"SELECT COUNT(*), MD5(COALESCE(STRING_AGG(MD5(CAST(t.* AS TEXT)), '' ORDER BY MD5(CAST(t.* AS TEXT))), '')) "
+                f'FROM {published(spec.name)} t WHERE "{column}" >= %s AND "{column}" < %s',
+                (start, start + timedelta(days=1)),
+            ).fetchone())
+    return rows
+
+
 def _table_counts(warehouse_uri: str) -> dict[str, int]:
     import psycopg
 
@@ -364,14 +398,16 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Start the stack, put the data in its S3 bucket, run the DAG for every day in "
                                "the range through the scheduler as a backfill, print per-table row counts and how to open "
                                "the UI. Exit 0 only if every run succeeded (with --corrupt-day: every other run, that day "
-                               "failing). Running it again re-runs the days: no count changes.")
+                               "failing with its published rows unchanged). Running it again re-runs the days: no count "
+                               "changes.")
     demo.add_argument("--data", metavar="DIR", help="a folder laid out like the Sparkify bucket (default: generated data)")
     demo.add_argument("--start", type=_iso_day, help="first day to run (default: the first day in the data)")
     demo.add_argument("--end", type=_iso_day, help="last day to run, inclusive (default: the last day in the data)")
     demo.add_argument("--max-active-runs", type=int, default=2, help="days run at once (default: %(default)s)")
     demo.add_argument("--corrupt-day", type=_iso_day, metavar="DAY",
                       help="load a corrupted copy of DAY's events (made in .sparkify/; the data folder is untouched): "
-                      "that day fails the quality gate and its alert arrives (./sparkify alerts)")
+                      "that day fails the quality gate, none of its published rows changes, its rows are kept in "
+                      "its audit area, and its alert arrives (./sparkify alerts)")
     generated = demo.add_argument_group("generated data (without --data; made once into .sparkify/demo-data)")
     generated.add_argument("--days", type=int, default=7, help="days of events (default: %(default)s)")
     generated.add_argument("--first-day", type=_iso_day, default="2018-11-01", help="(default: %(default)s)")

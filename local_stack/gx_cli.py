@@ -30,6 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from helpers import gx_context  # plugins/helpers: local_stack puts plugins/ on sys.path
+
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
     from great_expectations.data_context import FileDataContext
@@ -38,10 +40,6 @@ if TYPE_CHECKING:
     from helpers.tables import TableSpec
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO / "plugins") not in sys.path:
-    sys.path.insert(0, str(REPO / "plugins"))  # helpers.*, as Airflow puts the plugins folder on sys.path
-
-from helpers import gx_context  # noqa: E402
 
 WAREHOUSE_ENV = "WAREHOUSE_URI"
 

@@ -7,7 +7,8 @@
   processor (in its own process under ``airflow dags test``). It reads the run's task states and
   those XComs, adds the quality-gate details (failed expectations from the GX result a validation
   task pushed to XCom ``return_value``; failed checks listed in DataQualityOperator's message; Data
-  Docs links), then sends one message to every channel.
+  Docs links) and, when the run failed after opening its audit area and before publishing, where
+  its rows are kept (helpers.audit_area), then sends one message to every channel.
 - ``alert_succeeded_run`` is the DAG's ``on_success_callback``: a short digest, only when variable
   ``sparkify_alert_on_success`` is true.
 
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from helpers.airflow_ui import ui_url
+from helpers.audit_area import OPEN_TASK_ID, PUBLISH_TASK_ID, quarantine_note
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseNotifier, Context
@@ -114,6 +116,8 @@ class RunReport:
     failed: tuple[FailedTask, ...] = ()
     not_run: tuple[str, ...] = ()
     task_count: int = 0
+    quarantine: str | None = None
+    """Where the rows of a run that did not publish are kept, and how to query them."""
 
     @property
     def day(self) -> str:
@@ -140,6 +144,8 @@ class RunReport:
             lines.append(f"Tasks:        {self.task_count} finished")
             return "\n".join(lines) + "\n"
         lines.append(f"Reason:       {self.reason or '-'}")
+        if self.quarantine:
+            lines += ["", self.quarantine]
         lines += ["", f"{len(self.failed)} failed task(s):" if self.failed else "No task failed (see the run)."]
         for number, task in enumerate(self.failed, 1):
             lines += ["", f"{number}. {task.task_id} ({task.tries})"]
@@ -163,6 +169,8 @@ class RunReport:
         icon = ":large_green_circle:" if self.succeeded else ":red_circle:"
         lines = [f"{icon} *{_slack(self.subject().removeprefix('[sparkify] '))}*",
                  f"Run <{self.run_url}|{_slack(self.run_id)}>, logical date {_slack(self.logical_date or '-')}"]
+        if self.quarantine:
+            lines.append(_slack(self.quarantine))
         for task in self.failed:
             lines.append(f"• *{_slack(task.task_id)}* ({task.tries}) <{task.log_url}|log>")
             lines += [f"> {_slack(line)}" for line in task.summary.splitlines()[:15]]
@@ -297,6 +305,10 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
     def xcom(task_id: str, key: str) -> Any:
         return XCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1)
 
+    quarantine = None
+    if not succeeded and states.get(OPEN_TASK_ID) == "success" and states.get(PUBLISH_TASK_ID) != "success":
+        if area := xcom(OPEN_TASK_ID, "return_value"):
+            quarantine = quarantine_note(area, logical_date.isoformat() if logical_date else None)
     failed = []
     for task_id in sorted(task for task, state in states.items() if state == "failed"):
         record = xcom(task_id, FAILURE_XCOM) or {}
@@ -328,6 +340,7 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
         failed=tuple(failed),
         not_run=tuple(sorted(task for task, state in states.items() if state == "upstream_failed")),
         task_count=len(states),
+        quarantine=quarantine,
     )
 
 

@@ -111,6 +111,23 @@ def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> bool:
     return completed
 
 
+def data_error(error: BaseException) -> str | None:
+    """The message of a database error the data caused, else None.
+
+    Data errors are SQLSTATE classes 22 (data exception: a value that cannot be cast) and 23
+    (integrity constraint violation). psycopg has ``sqlstate``, psycopg2 ``pgcode``, and
+    redshift_connector the server's fields as a dict in ``args[0]`` (``C``: code, ``M``: message).
+    """
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    message = str(error)
+    if state is None and error.args and isinstance(error.args[0], dict):
+        state, message = error.args[0].get("C"), str(error.args[0].get("M", message))
+    if state and str(state)[:2] in ("22", "23"):
+        lines = message.strip().splitlines()
+        return lines[0] if lines else str(state)
+    return None
+
+
 @dataclass(frozen=True)
 class TimeSlice:
     """A half-open range [start, end) of naive UTC timestamps: the part of a table one run owns."""

@@ -398,6 +398,32 @@ def failure_report(
     return "\n".join(lines)
 
 
+def read_audit_area_first(context: FileDataContext, area: str) -> None:
+    """Make the warehouse datasource resolve unqualified table names in audit area ``area`` first.
+
+    Every connection of the datasource's engine runs ``SET search_path`` when it opens (SQLAlchemy's
+    recipe for a default schema; a startup ``options`` parameter is not accepted by every server),
+    so the suites' batches and their queries read the run's rows (helpers.audit_area).
+    """
+    from sqlalchemy import event
+
+    from helpers.audit_area import in_audit_area
+
+    statement = in_audit_area(area).sql
+    engine = context.data_sources.get(DATASOURCE).get_execution_engine().engine
+
+    def set_search_path(dbapi_connection: Any, connection_record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    engine.dispose()  # connections opened before now would keep the default path
+    event.listen(engine, "connect", set_search_path)
+
+
 def set_warehouse_url(url: str) -> None:
     """Point ${SPARKIFY_WAREHOUSE_URL} at the warehouse for the validations of this process."""
     os.environ[URL_ENV] = url

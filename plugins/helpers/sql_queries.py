@@ -19,6 +19,8 @@ class TableLoad:
     select: str
     sliced: bool = False
     """True when ``select`` takes the run's slice (start, end) as its two parameters."""
+    merge_order: str | None = None
+    """Upserts: ORDER BY of the rows competing for one key, the first wins (helpers.loads); None: the newest load."""
 
 
 # One row per NextSong event of the slice. The song is matched on title, artist name and duration
@@ -56,30 +58,18 @@ WHERE e.page = 'NextSong'
     sliced=True,
 )
 
-# Each user once, with the level of their latest event. The slice's events compete with the rows
-# already in users, so loading days in any order (parallel backfills) keeps the latest level.
+# A candidate row per event of the slice with a user; the user's latest event wins against the
+# others and against the row already in users (merge_order), so loading days in any order
+# (parallel backfills) keeps each user's latest level.
 USERS = TableLoad(
     columns=("user_id", "first_name", "last_name", "gender", "level", "last_seen_at"),
     select="""
-SELECT user_id, first_name, last_name, gender, level, last_seen_at
-FROM (
-    SELECT candidate.*,
-           ROW_NUMBER() OVER (
-               PARTITION BY user_id ORDER BY last_seen_at DESC, level DESC, first_name, last_name
-           ) AS recency
-    FROM (
-        SELECT CAST(userid AS INTEGER) AS user_id, firstname AS first_name, lastname AS last_name,
-               gender, level, ts AS last_seen_at
-        FROM staging_events
-        WHERE userid <> '' AND ts >= %s AND ts < %s
-        UNION ALL
-        SELECT user_id, first_name, last_name, gender, level, last_seen_at
-        FROM users
-    ) candidate
-) ranked
-WHERE recency = 1
+SELECT CAST(userid AS INTEGER), firstname, lastname, gender, level, ts
+FROM staging_events
+WHERE userid <> '' AND ts >= %s AND ts < %s
 """.strip(),
     sliced=True,
+    merge_order="last_seen_at DESC, level DESC, first_name, last_name",
 )
 
 SONGS = TableLoad(

@@ -1,8 +1,18 @@
 """The Sparkify operators (the plugins folder is on Airflow's sys.path)."""
 
+from operators.audit_area import OpenAuditAreaOperator
 from operators.data_quality import DataQualityOperator, SqlCheck
 from operators.load_dimension import LoadDimensionOperator
 from operators.load_fact import LoadFactOperator
+from operators.publish import PublishOperator
 from operators.stage_redshift import StageToRedshiftOperator
 
-__all__ = ["DataQualityOperator", "LoadDimensionOperator", "LoadFactOperator", "SqlCheck", "StageToRedshiftOperator"]
+__all__ = [
+    "DataQualityOperator",
+    "LoadDimensionOperator",
+    "LoadFactOperator",
+    "OpenAuditAreaOperator",
+    "PublishOperator",
+    "SqlCheck",
+    "StageToRedshiftOperator",
+]

@@ -1,4 +1,4 @@
-"""The part LoadFactOperator and LoadDimensionOperator share: run a ``TableLoad`` in one transaction."""
+"""The part LoadFactOperator and LoadDimensionOperator share: write a ``TableLoad`` into the audit area."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
-from helpers.db import TimeSlice, dialect_of, quote_column, quote_table, run_in_transaction
+from helpers.audit_area import in_audit_area, published, quarantine_note
+from helpers.db import TimeSlice, data_error, dialect_of, quote_column, run_in_transaction
 from helpers.loads import LoadMode, build_load_steps
 from helpers.sql_queries import TableLoad
 
@@ -16,12 +18,19 @@ if TYPE_CHECKING:
 
 
 class TableLoadOperator(BaseOperator):
-    template_fields: Sequence[str] = ("slice_start", "slice_end")
+    """Run ``load`` for ``table`` inside the run's audit area, in one transaction (helpers.loads).
+
+    A load that fails on the data (a value the SELECT cannot cast, a duplicate key) fails the task
+    at once, naming the area whose staged rows caused it; other errors are retried.
+    """
+
+    template_fields: Sequence[str] = ("audit_area", "slice_start", "slice_end")
 
     def __init__(
         self,
         *,
         table: str,
+        audit_area: str,
         load: TableLoad,
         mode: LoadMode | str,
         keys: Sequence[str] = (),
@@ -32,10 +41,11 @@ class TableLoadOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        quote_table(table)
+        published(table)  # a plain table name
         for column in (*keys, *([slice_column] if slice_column else [])):
             quote_column(column)
         self.table = table
+        self.audit_area = audit_area
         self.load = load
         self.mode = LoadMode(mode)
         self.keys = tuple(keys)
@@ -52,14 +62,32 @@ class TableLoadOperator(BaseOperator):
     def execute(self, context: Context) -> None:
         connection = BaseHook.get_connection(self.redshift_conn_id)
         time_slice = self.time_slice()
-        steps = build_load_steps(
-            dialect=dialect_of(connection.conn_type, connection.host),
-            table=self.table,
-            load=self.load,
-            mode=self.mode,
-            keys=self.keys,
-            slice_column=self.slice_column,
-            time_slice=time_slice,
-        )
-        self.log.info("Loading %s (%s) for slice %s", self.table, self.mode.value, time_slice or "(none)")
-        run_in_transaction(connection.get_hook(), steps, self.log)
+        steps = [
+            in_audit_area(self.audit_area),
+            *build_load_steps(
+                dialect=dialect_of(connection.conn_type, connection.host),
+                area=self.audit_area,
+                published_table=published(self.table),
+                table=self.table,
+                load=self.load,
+                mode=self.mode,
+                keys=self.keys,
+                slice_column=self.slice_column,
+                time_slice=time_slice,
+            ),
+        ]
+        self.log.info("Loading %s (%s) into audit area %s for slice %s", self.table, self.mode.value,
+                      self.audit_area, time_slice or "(none)")
+        try:
+            run_in_transaction(connection.get_hook(), steps, self.log)
+        except Exception as error:
+            if (reason := data_error(error)) is None:
+                raise
+            raise AirflowFailException(
+                f"Cannot load {self.table} from the run's staged rows: {reason}\n"
+                f"{quarantine_note(self.audit_area, _day(time_slice))}"
+            ) from None
+
+
+def _day(time_slice: TimeSlice | None) -> str | None:
+    return time_slice.start.date().isoformat() if time_slice else None

@@ -8,31 +8,38 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from helpers.db import TimeSlice
+from helpers.audit_area import in_audit_area, quarantine_note
+from helpers.db import Step, TimeSlice, run_in_transaction
 from helpers.quality_checks import COMPARATORS, SqlCheck
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+
 class DataQualityOperator(BaseOperator):
     """Run ``checks``; when any fails, fail the task listing each (table, check, expected, got).
+
+    With ``audit_area`` the checks read the run's audit area first (helpers.audit_area): they check
+    the warehouse as it will be after publishing, before anything is published.
 
     A failed check is a fact about the data, so the task fails without retrying; an error while
     running a check (lost connection, bad SQL) is raised as is and retried.
 
     :param checks: the ``SqlCheck`` list.
+    :param audit_area: the run's audit area (templated); None checks the published tables.
     :param slice_start: start of the run's slice, for sliced checks (templated).
     :param slice_end: end of the run's slice, exclusive (templated).
     :param redshift_conn_id: the warehouse connection.
     """
 
-    template_fields: Sequence[str] = ("slice_start", "slice_end")
+    template_fields: Sequence[str] = ("audit_area", "slice_start", "slice_end")
     ui_color = "#89DA59"
 
     def __init__(
         self,
         *,
         checks: Sequence[SqlCheck],
+        audit_area: str | None = None,
         slice_start: str | None = None,
         slice_end: str | None = None,
         redshift_conn_id: str = "redshift",
@@ -42,25 +49,33 @@ class DataQualityOperator(BaseOperator):
         if not checks:
             raise ValueError("DataQualityOperator needs at least one check.")
         self.checks = list(checks)
+        self.audit_area = audit_area
         self.slice_start = slice_start
         self.slice_end = slice_end
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        hook = BaseHook.get_connection(self.redshift_conn_id).get_hook()
         sliced = any(check.sliced for check in self.checks)
         params = TimeSlice.parse(self.slice_start, self.slice_end).params if sliced else ()
-        results = []
-        for check in self.checks:
-            row = hook.get_first(check.sql, parameters=params if check.sliced else None)
-            got = row[0] if row else None
-            passed = got is not None and COMPARATORS[check.comparator](got, check.expected)
-            self.log.info("%s %s.%s: got %r, expected %s %r", "PASS" if passed else "FAIL",
-                          check.table, check.name, got, check.comparator, check.expected)
-            results.append({"table": check.table, "check": check.name, "expected": f"{check.comparator} {check.expected!r}",
-                            "got": got, "passed": passed})
+        results: list[dict[str, Any]] = []
+
+        def run_checks(cursor: Any) -> None:
+            for check in self.checks:
+                cursor.execute(check.sql, params if check.sliced else None)
+                row = cursor.fetchone()
+                got = row[0] if row else None
+                passed = got is not None and COMPARATORS[check.comparator](got, check.expected)
+                self.log.info("%s %s.%s: got %r, expected %s %r", "PASS" if passed else "FAIL",
+                              check.table, check.name, got, check.comparator, check.expected)
+                results.append({"table": check.table, "check": check.name,
+                                "expected": f"{check.comparator} {check.expected!r}", "got": got, "passed": passed})
+
+        steps: list[Step] = [in_audit_area(self.audit_area)] if self.audit_area else []
+        steps.append(run_checks)
+        run_in_transaction(BaseHook.get_connection(self.redshift_conn_id).get_hook(), steps, self.log)
         failures = [r for r in results if not r["passed"]]
         if failures:
             lines = "\n".join(f"  - {r['table']}: {r['check']}: expected {r['expected']}, got {r['got']!r}" for r in failures)
-            raise AirflowFailException(f"{len(failures)} of {len(results)} data quality check(s) failed:\n{lines}")
+            note = f"\n{quarantine_note(self.audit_area, self.slice_start)}" if self.audit_area else ""
+            raise AirflowFailException(f"{len(failures)} of {len(results)} data quality check(s) failed:\n{lines}{note}")
         return results

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,9 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
     (``"{{ ds }}"``) and turns it into the batch parameters year/month/day of the table's daily
     batch definition. Once the context is loaded, ${SPARKIFY_WAREHOUSE_URL} is set from the
     ``redshift_conn_id`` connection, with the driver of the context's datasource (Postgres or
-    Redshift), and masked in logs.
+    Redshift), and masked in logs. With ``audit_area`` (templated) the suite reads the run's audit
+    area first (helpers.audit_area): it validates the run's rows before anything is published, and
+    the validation's run name in Data Docs names the area.
 
     A failed expectation is a fact about the data: AirflowFailException, whose message names the
     table, each failed expectation with its observed value, and the validation's Data Docs page.
@@ -49,10 +51,11 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
 
     :param table: the validated table (its checkpoint is named after it).
     :param run_day: the run's day, ISO date (templated); None validates the whole table.
+    :param audit_area: the run's audit area (templated); None validates the published tables.
     :param redshift_conn_id: the warehouse connection.
     """
 
-    template_fields: Sequence[str] = ("run_day",)
+    template_fields: Sequence[str] = ("run_day", "audit_area")
     operator_extra_links = (DataDocsLink(),)
     ui_color = "#FF6310"
 
@@ -61,17 +64,20 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         *,
         table: str,
         run_day: str | None = None,
+        audit_area: str | None = None,
         redshift_conn_id: str = "redshift",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.table = table
         self.run_day = run_day
+        self.audit_area = audit_area
         self.redshift_conn_id = redshift_conn_id
         self.data_docs_url: str | None = None
 
     def execute(self, context: Context) -> None:
         from helpers import gx_context
+        from helpers.audit_area import checked_area, quarantine_note
 
         gx_context.quiet_gx()  # before GX is first imported
         from great_expectations.exceptions.exceptions import NoAvailableBatchesError
@@ -87,18 +93,21 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
             url = gx_context.warehouse_url(_warehouse_url(self.redshift_conn_id), kind)
             mask_secret(url)
             gx_context.set_warehouse_url(url)
+            if self.audit_area:
+                gx_context.read_audit_area_first(data_context, checked_area(self.audit_area))
             return configure_checkpoint(data_context)
 
-        run = _RecordedRun(use_warehouse_then_configure)
+        note = "\n" + quarantine_note(self.audit_area, self.run_day) if self.audit_area else ""
+        run = _RecordedRun(use_warehouse_then_configure, run_name=self.audit_area)
         self.configure_checkpoint = run.configure
         try:
             super().execute(context)
         except NoAvailableBatchesError:
-            raise AirflowFailException(gx_context.empty_day_message(self.table, day)) from None
+            raise AirflowFailException(gx_context.empty_day_message(self.table, day) + note) from None
         except GXValidationFailed:
             if run.result is None:
                 raise
-            report = gx_context.failure_report(self.table, run.context, run.result, link=run.docs_url)
+            report = gx_context.failure_report(self.table, run.context, run.result, link=run.docs_url) + note
             if any(failure.error for failure in gx_context.failed_expectations(run.result)):
                 raise AirflowException(report) from None
             raise AirflowFailException(report) from None
@@ -113,8 +122,9 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
 class _RecordedRun:
     """Stands in for the checkpoint the provider runs, keeping its context and result for the report."""
 
-    def __init__(self, configure_checkpoint: Callable[[AbstractDataContext], Checkpoint]) -> None:
+    def __init__(self, configure_checkpoint: Callable[[AbstractDataContext], Checkpoint], run_name: str | None) -> None:
         self._configure_checkpoint = configure_checkpoint
+        self._run_name = run_name
         self._checkpoint: Checkpoint | None = None
         self.context: AbstractDataContext | None = None
         self.result: CheckpointResult | None = None
@@ -125,6 +135,11 @@ class _RecordedRun:
         return self
 
     def run(self, **kwargs: Any) -> CheckpointResult:
+        """The checkpoint's run, named ``run_name`` in Data Docs when one is given."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        if self._run_name:
+            kwargs["run_id"] = RunIdentifier(run_name=self._run_name, run_time=datetime.now(timezone.utc))
         self.result = self._checkpoint.run(**kwargs)
         return self.result
 

@@ -1,4 +1,4 @@
-"""LoadFactOperator: append a fact table's rows for the run's time slice, safe to re-run."""
+"""LoadFactOperator: the run's slice of a fact table, written into the run's audit area."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from operators._table_load import TableLoadOperator
 
 
 class LoadFactOperator(TableLoadOperator):
-    """Load ``load`` into the fact ``table``.
+    """Load ``load`` for the fact ``table`` into ``<audit_area>.<table>``.
 
-    Appends, as facts are never rewritten. Given ``slice_column``, the rows of the run's slice
-    [slice_start, slice_end) are deleted in the same transaction first, so re-running or
-    backfilling a day never duplicates a fact.
+    Facts are appended, never rewritten: the area holds the rows of the run's slice
+    [slice_start, slice_end) of ``slice_column``, and publish replaces that slice of the published
+    table with them, so re-running or backfilling a day never duplicates a fact.
 
     :param table: the fact table.
+    :param audit_area: the run's audit area (templated).
     :param load: ``helpers.sql_queries.TableLoad``: the columns and the SELECT producing them.
     :param slice_column: timestamp column of ``table`` the run's slice is on.
     :param slice_start: start of the slice, ISO date or timestamp (templated).
@@ -24,5 +25,5 @@ class LoadFactOperator(TableLoadOperator):
 
     ui_color = "#F98866"
 
-    def __init__(self, *, table: str, load: Any, slice_column: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, table: str, load: Any, slice_column: str, **kwargs: Any) -> None:
         super().__init__(table=table, load=load, mode="append", slice_column=slice_column, **kwargs)

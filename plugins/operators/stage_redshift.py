@@ -1,13 +1,13 @@
-"""StageToRedshiftOperator: load JSON objects from S3 into a staging table, replacing one slice.
+"""StageToRedshiftOperator: copy JSON objects from S3 into a staging table of the run's audit area.
 
 On Amazon Redshift this is ``COPY ... FORMAT AS JSON`` from S3. On PostgreSQL (the local stack)
 the same objects are streamed from S3 and loaded with ``COPY ... FROM STDIN`` after applying the
 same JSONPaths and TIMEFORMAT rules (``helpers.json_copy``), so both targets stage the same rows.
 
-Either way the load is one transaction: the objects go into a temporary table, the slice the run
-owns is deleted from the staging table, and the new rows are inserted. A run of day D therefore
-replaces only D's rows, and runs of different days can load in parallel without seeing each other.
-Objects holding rows outside the slice fail the task (no row is dropped silently).
+Either way the load is one transaction that writes only the run's audit area (helpers.audit_area):
+the objects go into ``<area>.<table>``, shaped like the published table; publish later replaces the
+run's slice of the published table with it. Objects holding rows outside the run's slice fail the
+task (no row is dropped silently).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from helpers.audit_area import MANIFEST_TABLE, PUBLISHED_SCHEMA, checked_area, in_area, published
 from helpers.db import (
     END_TRANSACTION,
     Dialect,
@@ -28,9 +29,7 @@ from helpers.db import (
     TimeSlice,
     dialect_of,
     quote_column,
-    quote_table,
     run_in_transaction,
-    unquoted,
 )
 
 if TYPE_CHECKING:
@@ -40,24 +39,26 @@ _BUCKET_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
 class StageToRedshiftOperator(BaseOperator):
-    """Stage JSON from ``s3://s3_bucket/s3_key`` into ``table``.
+    """Stage JSON from ``s3://s3_bucket/s3_key`` into ``table`` of the run's audit area.
 
-    :param table: staging table ("table" or "schema.table").
+    :param table: the published staging table; the area's copy is shaped like it.
+    :param audit_area: the run's audit area, the schema written (templated).
     :param s3_bucket: bucket holding the data.
     :param s3_key: key or key prefix of the objects to load (templated, e.g. built from ``ds``).
     :param json_paths: ``"auto"``, ``"auto ignorecase"``, or a JSONPaths file as ``s3://bucket/key`` or
         as a key in ``s3_bucket``.
-    :param slice_column: timestamp column whose range [slice_start, slice_end) this run replaces;
-        ``None`` replaces the whole table (for a source that is always loaded in full).
+    :param slice_column: timestamp column whose range [slice_start, slice_end) the run owns: every
+        staged row must fall in it; ``None`` for a source that is always loaded in full.
     :param slice_start: start of the slice, an ISO date or timestamp (templated).
     :param slice_end: end of the slice, exclusive (templated).
     :param timeformat: Redshift TIMEFORMAT for timestamp columns: ``auto``, ``epochmillisecs``, ``epochsecs``.
     :param region: region of the bucket, for Redshift's COPY (templated).
     :param iam_role: IAM role ARN Redshift assumes to read S3 (templated); without it, the keys of
         ``aws_conn_id`` are passed in the COPY's CREDENTIALS (never logged).
-    :param skip_unchanged: for a whole-table load (no ``slice_column``): skip the copy when the source
-        objects (keys, ETags, sizes) are those of the last load, as recorded in ``staging_manifest``.
-        Copying a catalog of many small files is slow on Redshift and locally alike.
+    :param skip_unchanged: for a whole-table load (no ``slice_column``): copy nothing when the source
+        objects (keys, ETags, sizes) are those of the published load recorded in ``staging_manifest``;
+        the area then reads the published table. Copying a catalog of many small files is slow on
+        Redshift and locally alike.
     :param copy_options: extra Redshift COPY options, e.g. ``["BLANKSASNULL"]``. On PostgreSQL only
         options with a local equivalent are accepted (see ``helpers.json_copy``).
     :param redshift_conn_id: the warehouse: a ``redshift`` connection, or ``postgres`` for the local stack.
@@ -65,7 +66,7 @@ class StageToRedshiftOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "s3_bucket", "s3_key", "json_paths", "slice_start", "slice_end", "region", "iam_role",
+        "audit_area", "s3_bucket", "s3_key", "json_paths", "slice_start", "slice_end", "region", "iam_role",
     )
     ui_color = "#358140"
 
@@ -73,6 +74,7 @@ class StageToRedshiftOperator(BaseOperator):
         self,
         *,
         table: str,
+        audit_area: str,
         s3_bucket: str,
         s3_key: str,
         json_paths: str = "auto",
@@ -89,7 +91,7 @@ class StageToRedshiftOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        quote_table(table)
+        published(table)  # a plain table name
         if slice_column is not None:
             quote_column(slice_column)
             if slice_start is None or slice_end is None:
@@ -97,6 +99,7 @@ class StageToRedshiftOperator(BaseOperator):
             if skip_unchanged:
                 raise ValueError(f"{table}: skip_unchanged is for whole-table loads; a slice is always reloaded.")
         self.table = table
+        self.audit_area = audit_area
         self.s3_bucket = s3_bucket
         self.s3_key = s3_key
         self.json_paths = json_paths
@@ -115,8 +118,8 @@ class StageToRedshiftOperator(BaseOperator):
 
     @property
     def load_table(self) -> str:
-        """The temporary table the objects are copied into before they replace the slice."""
-        return f"{unquoted(self.table)}__load"
+        """The area's table the objects are copied into, quoted."""
+        return in_area(self.audit_area, self.table)
 
     def time_slice(self) -> TimeSlice | None:
         if self.slice_column is None:
@@ -140,7 +143,7 @@ class StageToRedshiftOperator(BaseOperator):
         jsonpaths = self._jsonpaths_uri()
         json_format = _literal(jsonpaths) if jsonpaths else _literal(self.json_paths.strip().lower())
         lines = [
-            f"COPY {quote_table(self.load_table)}",
+            f"COPY {self.load_table}",
             f"FROM {_literal(self._source_uri())}",
             "CREDENTIALS '***'" if redact else credentials,
             f"FORMAT AS JSON {json_format}",
@@ -151,33 +154,21 @@ class StageToRedshiftOperator(BaseOperator):
         lines.extend(self.copy_options)
         return "\n".join(lines)
 
-    def _replace_slice(self, time_slice: TimeSlice | None) -> list[Statement]:
-        target, load = quote_table(self.table), quote_table(self.load_table)
-        if time_slice is None:
-            return [Statement(f"DELETE FROM {target}"), Statement(f"INSERT INTO {target} SELECT * FROM {load}")]
-        column = quote_column(self.slice_column)
-        return [
-            Statement(f"DELETE FROM {target} WHERE {column} >= %s AND {column} < %s", time_slice.params),
-            Statement(f"INSERT INTO {target} SELECT * FROM {load}"),
-        ]
-
     def build_steps(
         self, dialect: Dialect, load_step: Step, time_slice: TimeSlice | None, manifest: Manifest | None = None
     ) -> list[Step]:
-        """The transaction: lock, temporary table, ``load_step`` fills it, checks, slice replaced."""
-        load = quote_table(self.load_table)
-        steps: list[Step] = [Statement(dialect.lock(self.table))]
-        if manifest is not None:  # checked under the lock: a parallel run may have just loaded it
+        """The transaction: the area's table made anew, ``load_step`` fills it, checks, the manifest."""
+        checked_area(self.audit_area)
+        steps: list[Step] = [Statement(f"DROP TABLE IF EXISTS {self.load_table}")]
+        if manifest is not None:
             steps.append(_SkipIfUnchanged(self, manifest))
-        steps += [Statement(f"CREATE TEMPORARY TABLE {load} (LIKE {quote_table(self.table)})"), load_step]
+        steps += [Statement(f"CREATE TABLE {self.load_table} (LIKE {published(self.table)})"), load_step]
         if time_slice is not None:
             steps.append(_SliceGuard(self, time_slice))
-        steps.extend(self._replace_slice(time_slice))
         if manifest is not None:
-            steps.extend(manifest.record(self.table, self.load_table))
-        steps.append(Statement(f"DROP TABLE {load}"))
-        if dialect is Dialect.POSTGRES:  # fresh statistics for the loads' joins (Redshift's COPY keeps its own)
-            steps.append(Statement(f"ANALYZE {quote_table(self.table)}"))
+            steps.extend(manifest.record(self.audit_area, self.table))
+        if dialect is Dialect.POSTGRES:  # statistics for the loads' joins (Redshift's COPY keeps its own)
+            steps.append(Statement(f"ANALYZE {self.load_table}"))
         return steps
 
     # --- execution ---------------------------------------------------------------------------
@@ -188,14 +179,14 @@ class StageToRedshiftOperator(BaseOperator):
         hook = connection.get_hook()
         time_slice = self.time_slice()
         self.log.info(
-            "Staging %s into %s (%s) for slice %s", self._source_uri(), self.table, dialect.value,
+            "Staging %s into %s (%s) for slice %s", self._source_uri(), self.load_table, dialect.value,
             time_slice or "(whole table)",
         )
         manifest = self._source_manifest() if self.skip_unchanged else None
         load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
         if run_in_transaction(hook, steps, self.log):
-            self.log.info("Staged %s into %s", self._source_uri(), self.table)
+            self.log.info("Staged %s into %s", self._source_uri(), self.load_table)
 
     def _source_manifest(self) -> Manifest:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -229,7 +220,7 @@ class StageToRedshiftOperator(BaseOperator):
         from helpers.s3_objects import iter_object_lines
 
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-        columns = _table_columns(cursor, self.table)
+        columns = _table_columns(cursor, PUBLISHED_SCHEMA, self.table)
         jsonpaths_uri = self._jsonpaths_uri()
         jsonpaths = None
         if jsonpaths_uri:
@@ -242,7 +233,7 @@ class StageToRedshiftOperator(BaseOperator):
         column_list = ", ".join(quote_column(column.name) for column in columns)
         objects = rows = 0
         try:
-            with cursor.copy(f"COPY {quote_table(self.load_table)} ({column_list}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {self.load_table} ({column_list}) FROM STDIN") as copy:
                 for key, lines in iter_object_lines(s3, self.s3_bucket, self.s3_key.lstrip("/")):
                     source = f"s3://{self.s3_bucket}/{key}"
                     for line_no, document in json_copy.iter_documents(lines, source):
@@ -262,7 +253,7 @@ class StageToRedshiftOperator(BaseOperator):
 
 @dataclass(frozen=True)
 class Manifest:
-    """What a whole-table load copies, recorded in ``staging_manifest`` in the same transaction."""
+    """What a whole-table load copies: recorded in the area's ``staging_manifest``, published with the table."""
 
     source: str
     fingerprint: str
@@ -270,25 +261,27 @@ class Manifest:
 
     @staticmethod
     def last_load(table: str) -> str:
-        """The last load of ``table`` (one parameter: its name) and the rows the table has now."""
+        """The published load of ``table`` (one parameter: its name) and the rows the table has now."""
         return (
             "SELECT source, fingerprint, loaded_at, row_count, "
-            f"(SELECT COUNT(*) FROM {quote_table(table)}) FROM staging_manifest WHERE table_name = %s"
+            f"(SELECT COUNT(*) FROM {published(table)}) FROM {published(MANIFEST_TABLE)} WHERE table_name = %s"
         )
 
-    def record(self, table: str, load_table: str) -> list[Statement]:
+    def record(self, area: str, table: str) -> list[Statement]:
+        manifest = in_area(area, MANIFEST_TABLE)
         return [
-            Statement("DELETE FROM staging_manifest WHERE table_name = %s", (table,)),
+            Statement(f"CREATE TABLE IF NOT EXISTS {manifest} (LIKE {published(MANIFEST_TABLE)})"),
+            Statement(f"DELETE FROM {manifest} WHERE table_name = %s", (table,)),
             Statement(
-                "INSERT INTO staging_manifest (table_name, source, fingerprint, objects, row_count, loaded_at) "
-                f"SELECT %s, %s, %s, %s, COUNT(*), CURRENT_TIMESTAMP FROM {quote_table(load_table)}",
+                f"INSERT INTO {manifest} (table_name, source, fingerprint, objects, row_count, loaded_at) "
+                f"SELECT %s, %s, %s, %s, COUNT(*), CURRENT_TIMESTAMP FROM {in_area(area, table)}",
                 (table, self.source, self.fingerprint, self.objects),
             ),
         ]
 
 
 class _SkipIfUnchanged:
-    """Ends the transaction early when the last load copied the same objects and its rows are still there."""
+    """Ends the transaction early when the published load copied the same objects and its rows are still there."""
 
     def __init__(self, operator: StageToRedshiftOperator, manifest: Manifest) -> None:
         self.sql = Manifest.last_load(operator.table)
@@ -303,7 +296,7 @@ class _SkipIfUnchanged:
         if last and tuple(last[:2]) == (manifest.source, manifest.fingerprint) and last[3] == last[4]:
             self._operator.log.info(
                 "%s is unchanged since its load at %s (%d objects, fingerprint %s) and %s still holds its "
-                "%d rows: nothing to copy.",
+                "%d rows: nothing to copy; the audit area reads the published table.",
                 manifest.source, last[2], manifest.objects, manifest.fingerprint, self._operator.table, last[3],
             )
             return END_TRANSACTION
@@ -316,7 +309,7 @@ class _SliceGuard:
     def __init__(self, operator: StageToRedshiftOperator, time_slice: TimeSlice) -> None:
         column = quote_column(operator.slice_column)
         self.sql = (
-            f"SELECT COUNT(*), MIN({column}), MAX({column}) FROM {quote_table(operator.load_table)} "
+            f"SELECT COUNT(*), MIN({column}), MAX({column}) FROM {operator.load_table} "
             f"WHERE {column} IS NULL OR {column} < %s OR {column} >= %s"
         )
         self.params = time_slice.params
@@ -340,17 +333,15 @@ def _literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _table_columns(cursor: Any, table: str) -> list:
+def _table_columns(cursor: Any, schema: str, table: str) -> list:
     from helpers.json_copy import Column
 
-    schema, _, name = table.rpartition(".")
     cursor.execute(
         "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_name = %s AND table_schema = COALESCE(NULLIF(%s, ''), current_schema()) "
-        "ORDER BY ordinal_position",
-        (name, schema),
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema, table),
     )
     columns = [Column(*row) for row in cursor.fetchall()]
     if not columns:
-        raise AirflowFailException(f"Table {table} does not exist in the warehouse: run create_tables.sql first.")
+        raise AirflowFailException(f"Table {schema}.{table} does not exist in the warehouse: run create_tables.sql first.")
     return columns

@@ -96,7 +96,9 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
     assert "'POST'" in finding["observed"]
     (page_url,) = events["data_docs"]
     assert page_url.startswith("http://airflow.sparkify.test:8080/data-docs/validations/staging_events/")
-    assert "run_quality_checks" in document["not_run"] and "end_execution" in document["not_run"]
+    assert document["not_run"] == ["publish"]
+    assert document["quarantine"].startswith("Nothing was published: the published tables are as before this run. "
+                                             f"Its rows are kept in audit area audit_{gate_day.replace('-', '')}_")
 
     assert mail.message["To"] == "oncall@sparkify.test, lead@sparkify.test"
     assert mail.message["From"] == "sparkify-alerts@localhost"
@@ -104,7 +106,7 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
     assert mail.subject == f"[sparkify] sparkify_etl FAILED for {gate_day}: validate.validate_staging_events"
     text = mail.text()
     for expected in (document["run_id"], "validate.validate_staging_events (try 1 of 4)", finding["observed"],
-                     events["log_url"], page_url, "Not run because of the failure:"):
+                     events["log_url"], page_url, "Not run because of the failure: publish", document["quarantine"]):
         assert expected in text
 
     # Data Docs: the linked page shows the failed validation; the index lists it as failed, and each table's

@@ -42,27 +42,32 @@ def test_every_task_retries_three_times_every_five_minutes_without_retry_emails(
         assert task.depends_on_past is False, task.task_id
 
 
-def test_task_graph_is_stage_then_fact_then_dimensions_then_validation_then_checks(dag):
+def test_task_graph_is_open_stage_load_validate_publish(dag):
     def downstream(task_id):
         return sorted(dag.get_task(task_id).downstream_task_ids)
 
-    assert downstream("begin_execution") == ["stage.stage_events", "stage.stage_songs"]
-    assert downstream("stage.stage_events") == ["load_songplays_fact"]
-    assert downstream("stage.stage_songs") == ["load_songplays_fact"]
-    assert downstream("load_songplays_fact") == [
-        "load_dimensions.load_artists_dim",
-        "load_dimensions.load_songs_dim",
-        "load_dimensions.load_time_dim",
-        "load_dimensions.load_users_dim",
-    ]
-    validations = sorted(f"validate.validate_{table}" for table in (
-        "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"))
-    for dimension in ("artists", "songs", "time", "users"):
-        assert downstream(f"load_dimensions.load_{dimension}_dim") == validations
-    for validation in validations:
-        assert downstream(validation) == ["run_quality_checks"]
-    assert downstream("run_quality_checks") == ["end_execution"]
-    assert set(dag.task_group.children) == {"begin_execution", "stage", "load_songplays_fact", "load_dimensions", "validate", "run_quality_checks", "end_execution"}
+    assert downstream("open_audit_area") == ["stage.stage_events", "stage.stage_songs"]
+    assert downstream("stage.stage_events") == ["load.load_songplays_fact"]
+    assert downstream("stage.stage_songs") == ["load.load_songplays_fact"]
+    dimensions = [f"load.load_{dimension}_dim" for dimension in ("artists", "songs", "time", "users")]
+    assert downstream("load.load_songplays_fact") == dimensions
+    gate = sorted([*(f"validate.validate_{table}" for table in (
+        "staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")), "validate.run_quality_checks"])
+    for dimension in dimensions:
+        assert downstream(dimension) == gate
+    for check in gate:
+        assert downstream(check) == ["publish"]
+    assert downstream("publish") == []
+    assert list(dag.task_group.children) == ["open_audit_area", "stage", "load", "validate", "publish"]
+
+
+def test_every_writer_and_the_gate_work_in_the_runs_audit_area(dag):
+    from helpers.audit_area import AUDIT_AREA
+
+    in_area = {task.task_id for task in dag.tasks if getattr(task, "audit_area", None) == AUDIT_AREA}
+    assert in_area == {task.task_id for task in dag.tasks}
+    assert dag.user_defined_macros["sparkify_audit_area"]("scheduled__2018-11-06T00:00:00+00:00", "2018-11-05") \
+        .startswith("audit_20181105_")
 
 
 def test_dag_has_no_cycles(dag):

@@ -2,7 +2,10 @@
 
 Each run is ``airflow dags test`` in its own process, as a scheduler's worker would run it. Days run
 out of order and two of them in parallel, the way backfills do; the warehouse must come out the same
-as an independent computation from the JSON files.
+as an independent computation from the JSON files, and the same as all days run in parallel.
+Write–audit–publish: re-delivered days that fail (an empty file, a value the fact cannot load, a
+failed suite, failed SQL checks) change no published table, keep their rows in the run's audit area
+and say so in the alert; a clean re-delivery afterwards restores the day and drops that area.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from local_stack.airflow import connection_env
+from local_stack.airflow import alert_env, connection_env
 from local_stack.s3 import REGION
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,6 +163,14 @@ def snapshot(warehouse):
     }
 
 
+def audit_areas(warehouse):
+    return {name for (name,) in query(warehouse, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'audit%'")}
+
+
+def test_a_successful_run_leaves_no_audit_area(pipeline):
+    assert audit_areas(pipeline["warehouse"]) == set()
+
+
 def test_rerunning_a_day_changes_no_table(pipeline):
     before = snapshot(pipeline["warehouse"])
     assert_succeeded(run_dag(SEQUENTIAL_DAYS[1], pipeline["env"], pipeline["homes"] / "rerun"), "re-run")
@@ -197,3 +208,87 @@ def test_a_redelivered_day_replaces_that_days_songplays_and_times(pipeline, samp
     finally:
         s3.put_object(Bucket=sample_s3.bucket, Key=key, Body=original)
         assert_succeeded(run_dag(day, pipeline["env"], pipeline["homes"] / "redelivered"), day)
+
+
+@pytest.fixture(scope="module")
+def parallel_warehouse(postgres_server, sample_s3, tmp_path_factory):
+    """Every day of DAYS loaded at once, three at a time (max_active_runs), into a warehouse of its own."""
+    from tests.conftest import _fresh_database
+
+    name = _fresh_database(postgres_server)
+    env = {**os.environ, **airflow_env(postgres_server.uri(name), sample_s3.endpoint_url, sample_s3.bucket)}
+    homes = tmp_path_factory.mktemp("parallel")
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda day: run_dag(day, env, homes / day), DAYS))
+    for day, result in zip(DAYS, results):
+        assert_succeeded(result, day)
+    yield postgres_server.uri(name)
+    postgres_server.drop_database(name)
+
+
+def test_a_parallel_backfill_publishes_the_same_tables_as_the_sequential_one(pipeline, parallel_warehouse):
+    assert snapshot(parallel_warehouse) == snapshot(pipeline["warehouse"])
+    assert audit_areas(parallel_warehouse) == set()
+
+
+# --- write–audit–publish: a bad re-delivery of a published day changes nothing published -----------
+
+FAULT_DAY = SEQUENTIAL_DAYS[1]
+FAULT_KEY = f"log_data/{FAULT_DAY[:4]}/{FAULT_DAY[5:7]}/{FAULT_DAY}-events.json"
+
+
+def _every_fifth(lines, change):
+    return [json.dumps(change(json.loads(line))) if number % 5 == 0 else line for number, line in enumerate(lines)]
+
+
+FAULTS = {
+    # fault: (the re-delivered file from the original lines, the task that fails)
+    "an empty file": (lambda lines: [], "validate.validate_staging_events"),
+    "a userId the fact cannot load": (
+        lambda lines: _every_fifth(lines, lambda event: {**event, "userId": "x" + event["userId"]}
+                                   if event["page"] == "NextSong" else event),
+        "load.load_songplays_fact"),
+    "a value its suite refuses": (lambda lines: _every_fifth(lines, lambda event: {**event, "method": "POST"}),
+                                  "validate.validate_staging_events"),
+    "events delivered three times": (lambda lines: lines * 3, "validate.run_quality_checks"),
+}
+
+
+@pytest.fixture
+def alerted_env(pipeline, smtp_catcher, mailbox):
+    """The pipeline's environment with email alerts to the SMTP catcher."""
+    return {**pipeline["env"], **alert_env("127.0.0.1", smtp_catcher.port, "oncall@sparkify.test")}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failed_redelivery_publishes_nothing_and_quarantines_its_rows(pipeline, alerted_env, mailbox, fault,
+                                                                        sample_s3, s3_client_for, shared_sample):
+    redeliver, failing_task = FAULTS[fault]
+    original = (shared_sample / FAULT_KEY).read_bytes()
+    delivered = "\n".join(redeliver(original.decode("utf-8").split("\n"))).encode()
+    s3 = s3_client_for(sample_s3.endpoint_url)
+    before = snapshot(pipeline["warehouse"])
+    s3.put_object(Bucket=sample_s3.bucket, Key=FAULT_KEY, Body=delivered)
+    try:
+        result = run_dag(FAULT_DAY, alerted_env, pipeline["homes"] / "faults")
+    finally:
+        s3.put_object(Bucket=sample_s3.bucket, Key=FAULT_KEY, Body=original)
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert snapshot(pipeline["warehouse"]) == before
+
+    (area,) = audit_areas(pipeline["warehouse"])
+    assert area.startswith(f"audit_{FAULT_DAY.replace('-', '')}_")
+    staged = query(pipeline["warehouse"], f"SELECT COUNT(*) FROM {area}.staging_events")[0][0]
+    assert staged == len([line for line in delivered.split(b"\n") if line.strip()])
+    (mail,) = mailbox.messages()
+    assert f"FAILED for {FAULT_DAY}" in mail.subject and f"{failing_task} (try 1 of 4)" in mail.text()
+    assert f"Nothing was published: the published tables are as before this run. Its rows are kept in audit area " \
+           f"{area} until the next run of {FAULT_DAY}" in mail.text()
+    assert f"Its rows are kept in audit area {area}" in result.stdout + result.stderr  # the failed task's message
+
+
+def test_a_clean_redelivery_after_a_failure_restores_the_day_and_drops_the_quarantine(pipeline):
+    before = snapshot(pipeline["warehouse"])
+    assert_succeeded(run_dag(FAULT_DAY, pipeline["env"], pipeline["homes"] / "faults"), FAULT_DAY)
+    assert snapshot(pipeline["warehouse"]) == before
+    assert audit_areas(pipeline["warehouse"]) == set()

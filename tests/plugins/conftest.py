@@ -19,7 +19,11 @@ class FakeCursor:
             raise RuntimeError(f"boom on {self.conn.fail_on}")
 
     def fetchone(self) -> tuple:
-        return self.conn.fetchone_result
+        result = self.conn.fetchone_result
+        return result(self.conn.executed[-1][0]) if callable(result) else result
+
+    def fetchall(self) -> list[tuple]:
+        return list(self.conn.fetchall_result)
 
     def close(self) -> None:
         pass
@@ -28,7 +32,9 @@ class FakeCursor:
 @dataclass
 class FakeConnection:
     executed: list[tuple[str, tuple]] = field(default_factory=list)
-    fetchone_result: tuple = (0, None, None)
+    fetchone_result: Any = (0, None, None)
+    """What fetchone() returns, or a callable of the last SQL run returning it."""
+    fetchall_result: list[tuple] = field(default_factory=list)
     fail_on: str | None = None
     committed: bool = False
     rolled_back: bool = False
@@ -50,14 +56,15 @@ class FakeConnection:
 @dataclass
 class FakeHook:
     conn: FakeConnection = field(default_factory=FakeConnection)
-    first: Any = None
 
     def get_conn(self) -> FakeConnection:
         return self.conn
 
-    def get_first(self, sql: str, parameters: Any = None) -> Any:
+    records: list[tuple] = field(default_factory=list)
+
+    def get_records(self, sql: str, parameters: Any = None) -> list[tuple]:
         self.conn.executed.append((sql, tuple(parameters) if parameters else ()))
-        return self.first(sql) if callable(self.first) else self.first
+        return list(self.records)
 
 
 @dataclass

@@ -39,14 +39,16 @@ def test_a_failed_validation_task_links_to_its_failed_validation_in_data_docs(
 ):
     page.goto(f"{ui_stack.url}/dags/{DAG_ID}/runs/{quote(corrupted_run, safe='')}/tasks/{FAILED_TASK}")
     expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
-    # The gate's message names the table, the expectation and the observed values.
+    # The gate's message names the table, the expectation and the observed values, and where the rows are kept.
     expect(page.get_by_text(re.compile(r"expect_column_values_to_be_in_set \(column method\)")).first).to_be_visible()
+    area = f"audit_{CORRUPT_DAY.replace('-', '')}_"
+    expect(page.get_by_text(re.compile(rf"Its rows are kept in audit area {area}[0-9a-f]{{8}}")).first).to_be_visible()
     page.get_by_role("link", name="Details", exact=True).click()
     link = page.get_by_role("link", name="Data Docs", exact=True)
     expect(link).to_be_visible()
     href = link.get_attribute("href")
     day = CORRUPT_DAY.split("-")
-    assert href.startswith(f"{ui_stack.url}/data-docs/validations/staging_events/")
+    assert href.startswith(f"{ui_stack.url}/data-docs/validations/staging_events/{area}")  # run name: the audit area
     assert href.endswith(f"/warehouse-staging_events-year_{day[0]}-month_{int(day[1])}-day_{int(day[2])}.html")
     shot(page, "11-failed-task-data-docs-link")
 

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from helpers import alerts
 from helpers.alerts import FailedTask, Finding, RunReport
+from helpers.audit_area import quarantine_note
 from helpers.quality_checks import SqlCheck
 from local_stack.airflow import alert_env
 from local_stack.process import free_port
@@ -21,6 +22,7 @@ from operators.data_quality import DataQualityOperator
 
 RUN_ID = "scheduled__2018-11-21T00:00:00+00:00"
 RUN_URL = "http://airflow.test/dags/sparkify_etl/runs/scheduled__2018-11-21T00%3A00%3A00%2B00%3A00"
+AREA = "audit_20181121_1a2b3c4d"
 
 
 def log_url(task_id: str) -> str:
@@ -53,7 +55,7 @@ def gx_result():
 def quality_failure(fake_warehouse) -> str:
     """The message of a real DataQualityOperator failure: users has no rows, songs has 5 null ids."""
     hook = fake_warehouse(data_quality, conn_type="postgres", host="127.0.0.1")
-    hook.first = lambda sql: {"SELECT 1": (0,), "SELECT 2": (5,), "SELECT 3": (7,)}[sql]
+    hook.conn.fetchone_result = lambda sql: {"SELECT 1": (0,), "SELECT 2": (5,), "SELECT 3": (7,)}[sql]
     checks = [SqlCheck("users", "has rows", "SELECT 1", 0, ">"), SqlCheck("songs", "song_id not null", "SELECT 2", 0),
               SqlCheck("time", "fine", "SELECT 3", 7)]
     with pytest.raises(AirflowFailException) as failure:
@@ -93,7 +95,8 @@ def failed_run(**changes) -> RunReport:
     staging = FailedTask("stage.stage_songs", 4, 3, "ValueError: bad <b>{{ json }}</b> & more\nsecond line",
                          log_url("stage.stage_songs"))
     report = RunReport("sparkify_etl", RUN_ID, "2018-11-21T00:00:00+00:00", False, RUN_URL, "task_failure",
-                       (staging, gate), ("run_quality_checks", "end_execution"), 20)
+                       (staging, gate), ("validate.run_quality_checks", "publish"), 20,
+                       quarantine_note(AREA, "2018-11-21"))
     return RunReport(**{**report.__dict__, **changes})
 
 
@@ -109,7 +112,9 @@ def test_the_text_names_the_run_each_failed_task_its_try_error_checks_and_links(
         "2. validate.validate_staging_events (try 1 of 4)\n   Error: AirflowFailException: Table staging_events: suite failed\n",
         "     - staging_events: expect_column_values_to_be_in_set (column method): 2 of 4 rows unexpected\n",
         "   Data Docs: /gx/uncommitted/data_docs/local_site/index.html",
-        "Not run because of the failure: run_quality_checks, end_execution",
+        f"Reason:       task_failure\n\nNothing was published: the published tables are as before this run. Its rows "
+        f"are kept in audit area {AREA} until the next run of 2018-11-21",
+        "Not run because of the failure: validate.run_quality_checks, publish",
     ):
         assert expected in text
     assert "[ab]" not in text  # the findings replace the report's own list
@@ -127,12 +132,14 @@ def test_slack_text_escapes_and_links():
     assert f"<{RUN_URL}|{RUN_ID}>" in slack
     assert f"• *stage.stage_songs* (try 4 of 4) <{log_url('stage.stage_songs')}|log>" in slack
     assert "> ValueError: bad &lt;b&gt;{{ json }}&lt;/b&gt; &amp; more" in slack
+    assert f"Its rows are kept in audit area {AREA}" in slack
 
 
 def test_the_json_document_holds_everything():
     document = json.loads(json.dumps(failed_run().document()))
     assert document["event"] == "dag_run_failed" and document["subject"] == failed_run().subject()
     assert [task["task_id"] for task in document["failed"]] == ["stage.stage_songs", "validate.validate_staging_events"]
+    assert document["quarantine"] == quarantine_note(AREA, "2018-11-21")
     assert document["failed"][1]["findings"] == [{"table": "staging_events", "check": "expect_column_values_to_be_in_set (column method)",
                                                   "observed": "2 of 4 rows unexpected", "expected": None}]
 
@@ -221,14 +228,16 @@ def run_state(monkeypatch, gx_result, fake_warehouse):
     """The Execution API of a failed run: task states and XComs (the GX result, recorded failures)."""
     from airflow.sdk.execution_time import task_runner, xcom
 
-    states = {"stage.stage_events": "success", "validate.validate_staging_events": "failed",
-              "run_quality_checks": "failed", "end_execution": "upstream_failed"}
+    states = {"open_audit_area": "success", "stage.stage_events": "success",
+              "validate.validate_staging_events": "failed", "validate.run_quality_checks": "failed",
+              "publish": "upstream_failed"}
     xcoms = {
+        ("open_audit_area", "return_value"): AREA,
         ("validate.validate_staging_events", "return_value"): gx_result,
         ("validate.validate_staging_events", "sparkify_failure"): {
             "error": "AirflowFailException: Table staging_events: failed\nData Docs: /docs/v.html", "try_number": 1,
             "max_tries": 3, "log_url": "http://ui/v"},
-        ("run_quality_checks", "sparkify_failure"): {"error": quality_failure(fake_warehouse), "try_number": 1,
+        ("validate.run_quality_checks", "sparkify_failure"): {"error": quality_failure(fake_warehouse), "try_number": 1,
                                                      "max_tries": 3, "log_url": "http://ui/q"},
     }
     monkeypatch.setattr(task_runner.RuntimeTaskInstance, "get_task_states",
@@ -245,10 +254,12 @@ def test_the_report_of_a_failed_run_gathers_each_failed_task(run_state):
                "logical_date": datetime(2018, 11, 21, tzinfo=timezone.utc)}
     report = alerts.collect(context, succeeded=False)
     assert (report.logical_date, report.reason, report.not_run, report.task_count) == (
-        "2018-11-21T00:00:00+00:00", "task_failure", ("end_execution",), 4)
+        "2018-11-21T00:00:00+00:00", "task_failure", ("publish",), 5)
+    assert report.quarantine == quarantine_note(AREA, "2018-11-21")
     assert report.run_url == f"http://ui/dags/sparkify_etl/runs/{RUN_ID.replace(':', '%3A').replace('+', '%2B')}"
     checks, gate = report.failed
-    assert (checks.task_id, checks.log_url, [f.table for f in checks.findings]) == ("run_quality_checks", "http://ui/q", ["users", "songs"])
+    assert (checks.task_id, checks.log_url, [f.table for f in checks.findings]) == (
+        "validate.run_quality_checks", "http://ui/q", ["users", "songs"])
     assert (gate.task_id, gate.tries, gate.data_docs) == ("validate.validate_staging_events", "try 1 of 4", ("/docs/v.html",))
     assert [f.table for f in gate.findings] == ["staging_events", "staging_events"]
 

@@ -12,7 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -20,10 +20,9 @@ import pytest
 import yaml
 
 from helpers import gx_context, json_copy
-from helpers.db import Dialect, TimeSlice, quote_column
-from helpers.loads import build_load_steps
-from helpers.tables import TABLES
+from helpers.db import quote_column
 from local_stack import gx_cli
+from tests.plugins import pipeline_day
 
 DAYS = ("2018-11-20", "2018-11-21")
 DAY = date(2018, 11, 21)
@@ -36,16 +35,16 @@ ALL_TABLES = [spec.name for spec in gx_context.validated_tables()]
 def _columns(cursor: psycopg.Cursor, table: str) -> list[json_copy.Column]:
     cursor.execute(
         "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_name = %s AND table_schema = current_schema() ORDER BY ordinal_position",
+        "WHERE table_name = %s AND table_schema = 'public' ORDER BY ordinal_position",
         (table,),
     )
     return [json_copy.Column(*row) for row in cursor.fetchall()]
 
 
-def _stage(cursor: psycopg.Cursor, table: str, paths: list[Path], jsonpaths, timeformat: str) -> None:
+def _stage(cursor: psycopg.Cursor, area: str, table: str, paths: list[Path], jsonpaths, timeformat: str) -> None:
     columns = _columns(cursor, table)
     builder = json_copy.RowBuilder(columns, jsonpaths, json_copy.CopyOptions(timeformat=timeformat))
-    with cursor.copy(f"COPY {table} ({', '.join(quote_column(c.name) for c in columns)}) FROM STDIN") as copy:
+    with cursor.copy(f'COPY "{area}"."{table}" ({", ".join(quote_column(c.name) for c in columns)}) FROM STDIN') as copy:
         for path in paths:
             lines = path.read_bytes().splitlines(keepends=True)
             for line_no, document in json_copy.iter_documents(lines, str(path)):
@@ -53,25 +52,20 @@ def _stage(cursor: psycopg.Cursor, table: str, paths: list[Path], jsonpaths, tim
 
 
 def load_sample(uri: str, sample: Path, days: tuple[str, ...]) -> None:
-    """Stage the days' events and the whole song catalog, then run each day's loads as the DAG does."""
+    """Each day as the DAG runs it: its events (and on the first day the whole song catalog) staged
+    into its audit area as Redshift's COPY would, loaded with the DAG's SQL, published."""
+    jsonpaths = json_copy.parse_jsonpaths_file((sample / "log_json_path.json").read_text(), "log_json_path.json")
     with psycopg.connect(uri) as conn, conn.cursor() as cursor:
-        jsonpaths = json_copy.parse_jsonpaths_file((sample / "log_json_path.json").read_text(), "log_json_path.json")
-        events = [sample / "log_data" / day[:4] / day[5:7] / f"{day}-events.json" for day in days]
-        _stage(cursor, "staging_events", events, jsonpaths, "epochmillisecs")
-        _stage(cursor, "staging_songs", sorted((sample / "song_data").rglob("*.json")), None, "auto")
-        conn.commit()
-        conn.autocommit = True
-        cursor.execute("ANALYZE")  # fresh tables without statistics make the songplays join take seconds
-        conn.autocommit = False
-        for day in days:
-            start = date.fromisoformat(day)
-            time_slice = TimeSlice.parse(start, start + timedelta(days=1))
-            for spec in TABLES:
-                if spec.load is None:
-                    continue
-                for step in build_load_steps(dialect=Dialect.POSTGRES, table=spec.name, load=spec.load, mode=spec.mode,
-                                             keys=spec.keys, slice_column=spec.slice_column, time_slice=time_slice):
-                    cursor.execute(step.sql, step.params or None)
+        for number, day in enumerate(days):
+            def stage(cursor: psycopg.Cursor, area: str, day: str = day, catalog: bool = number == 0) -> None:
+                events = [sample / "log_data" / day[:4] / day[5:7] / f"{day}-events.json"]
+                _stage(cursor, area, "staging_events", events, jsonpaths, "epochmillisecs")
+                if catalog:
+                    _stage(cursor, area, "staging_songs", sorted((sample / "song_data").rglob("*.json")), None, "auto")
+                cursor.execute(f'ANALYZE "{area}"."staging_events"')  # as the staging task does
+
+            staged = ("staging_events", "staging_songs") if number == 0 else ("staging_events",)
+            pipeline_day.run_day(cursor, day, stage, staged)
             conn.commit()
 
 

@@ -1,77 +1,125 @@
-"""Load modes: the statements each mode runs, in one transaction, on both dialects."""
+"""Load modes: what each writes into the audit area, and how publish moves it on (golden SQL)."""
 
 from datetime import datetime
 
 import pytest
 
 from helpers.db import Dialect, TimeSlice
-from helpers.loads import LoadMode, build_load_steps
+from helpers.loads import LoadMode, build_load_steps, publish_table_steps
 from helpers.sql_queries import TableLoad
 
+AREA = "audit_20181105_1a2b3c4d"
 DAY = TimeSlice.parse("2018-11-05", "2018-11-06")
+DAY_PARAMS = (datetime(2018, 11, 5), datetime(2018, 11, 6))
 CATALOG = TableLoad(columns=("song_id", "title"), select="SELECT song_id, title FROM staging_songs")
 DAILY = TableLoad(columns=("start_time",), select="SELECT ts FROM staging_events WHERE ts >= %s AND ts < %s", sliced=True)
+LATEST = TableLoad(columns=("user_id", "level", "seen"), select="SELECT uid, level, ts FROM staging_events",
+                   merge_order="seen DESC")
 
 
 def render(steps):
     return [(step.sql, step.params) for step in steps]
 
 
-def test_append_without_slice_is_a_plain_insert():
-    steps = build_load_steps(dialect=Dialect.POSTGRES, table="songs", load=CATALOG, mode=LoadMode.APPEND)
-    assert render(steps) == [('INSERT INTO "songs" ("song_id", "title")\nSELECT song_id, title FROM staging_songs', ())]
+def load(mode, table, query, **arguments):
+    return build_load_steps(dialect=Dialect.REDSHIFT, area=AREA, published_table=f'"public"."{table}"', table=table,
+                            load=query, mode=mode, **arguments)
 
 
-def test_append_with_slice_replaces_the_slice_first():
-    steps = build_load_steps(
-        dialect=Dialect.REDSHIFT, table="songplays", load=DAILY, mode=LoadMode.APPEND,
-        slice_column="start_time", time_slice=DAY,
-    )
-    day = (datetime(2018, 11, 5), datetime(2018, 11, 6))
+def test_sliced_append_writes_the_days_rows_into_a_fresh_area_table():
+    assert render(load(LoadMode.APPEND, "time", DAILY, slice_column="start_time", time_slice=DAY)) == [
+        (f'DROP TABLE IF EXISTS "{AREA}"."time"', ()),
+        (f'CREATE TABLE "{AREA}"."time" (LIKE "public"."time")', ()),
+        (f'INSERT INTO "{AREA}"."time" ("start_time")\nSELECT ts FROM staging_events WHERE ts >= %s AND ts < %s',
+         DAY_PARAMS),
+    ]
+
+
+def test_truncate_insert_writes_the_whole_new_table_and_never_truncates():
+    steps = render(load(LoadMode.TRUNCATE_INSERT, "songs", CATALOG))
+    assert [sql for sql, _ in steps] == [
+        f'DROP TABLE IF EXISTS "{AREA}"."songs"',
+        f'CREATE TABLE "{AREA}"."songs" (LIKE "public"."songs")',
+        f'INSERT INTO "{AREA}"."songs" ("song_id", "title")\nSELECT song_id, title FROM staging_songs',
+    ]
+
+
+def test_upsert_keeps_the_rows_that_win_the_merge_and_change_something_and_a_view_after_publish():
+    steps = render(load(LoadMode.UPSERT, "users", LATEST, keys=("user_id",)))
+    columns = '"user_id", "level", "seen"'
+    assert [sql for sql, _ in steps] == [
+        f'DROP VIEW IF EXISTS "{AREA}"."users"',
+        f'DROP TABLE IF EXISTS "{AREA}"."users__changes"',
+        'CREATE TEMPORARY TABLE "users__incoming" (LIKE "public"."users")',
+        f'INSERT INTO "users__incoming" ({columns})\nSELECT uid, level, ts FROM staging_events',
+        f'CREATE TABLE "{AREA}"."users__changes" (LIKE "public"."users")',
+        f'INSERT INTO "{AREA}"."users__changes" ({columns})\n'
+        f"SELECT {columns}\n"
+        "FROM (\n"
+        '    SELECT candidate.*, ROW_NUMBER() OVER (PARTITION BY "user_id" ORDER BY seen DESC, merge_source) AS merge_rank\n'
+        "    FROM (\n"
+        f'        SELECT {columns}, 0 AS merge_source FROM "users__incoming"\n'
+        "        UNION ALL\n"
+        f'        SELECT {columns}, 1 AS merge_source FROM "public"."users" p\n'
+        '        WHERE EXISTS (SELECT 1 FROM "users__incoming" c WHERE p."user_id" = c."user_id")\n'
+        "    ) candidate\n"
+        ") ranked\n"
+        "WHERE merge_rank = 1 AND merge_source = 0\n"
+        "EXCEPT\n"
+        f'SELECT {columns} FROM "public"."users"',
+        f'CREATE VIEW "{AREA}"."users" AS\n'
+        f'SELECT {columns} FROM "public"."users" p\n'
+        f'WHERE NOT EXISTS (SELECT 1 FROM "{AREA}"."users__changes" c WHERE p."user_id" = c."user_id")\n'
+        "UNION ALL\n"
+        f'SELECT {columns} FROM "{AREA}"."users__changes"',
+        'DROP TABLE "users__incoming"',
+    ]
+
+
+def test_postgres_analyzes_what_it_wrote():
+    steps = build_load_steps(dialect=Dialect.POSTGRES, area=AREA, published_table='"public"."users"', table="users",
+                             load=LATEST, mode=LoadMode.UPSERT, keys=("user_id",))
+    assert steps[-1].sql == f'ANALYZE "{AREA}"."users__changes"'
+
+
+def test_publishing_a_slice_replaces_it():
+    steps = publish_table_steps(area=AREA, table="songplays", published_table='"public"."songplays"',
+                                mode=LoadMode.APPEND, slice_column="start_time", time_slice=DAY)
     assert render(steps) == [
-        ('LOCK "songplays"', ()),
-        ('DELETE FROM "songplays" WHERE "start_time" >= %s AND "start_time" < %s', day),
-        ('INSERT INTO "songplays" ("start_time")\nSELECT ts FROM staging_events WHERE ts >= %s AND ts < %s', day),
+        ('DELETE FROM "public"."songplays" WHERE "start_time" >= %s AND "start_time" < %s', DAY_PARAMS),
+        (f'INSERT INTO "public"."songplays" SELECT * FROM "{AREA}"."songplays"', ()),
     ]
 
 
-def test_truncate_insert_deletes_instead_of_truncate():
-    steps = build_load_steps(dialect=Dialect.REDSHIFT, table="songs", load=CATALOG, mode=LoadMode.TRUNCATE_INSERT)
-    assert [sql for sql, _ in render(steps)] == [
-        'LOCK "songs"',
-        'DELETE FROM "songs"',
-        'INSERT INTO "songs" ("song_id", "title")\nSELECT song_id, title FROM staging_songs',
-    ]
-    assert not any("TRUNCATE" in sql for sql, _ in render(steps))
-
-
-def test_upsert_replaces_matching_keys_through_a_temporary_table():
-    steps = build_load_steps(
-        dialect=Dialect.POSTGRES, table="public.songs", load=CATALOG, mode=LoadMode.UPSERT, keys=("song_id",)
-    )
-    assert [sql for sql, _ in render(steps)] == [
-        'LOCK TABLE "public"."songs" IN SHARE ROW EXCLUSIVE MODE',
-        'CREATE TEMPORARY TABLE "songs__incoming" (LIKE "public"."songs")',
-        'INSERT INTO "songs__incoming" ("song_id", "title")\nSELECT song_id, title FROM staging_songs',
-        'DELETE FROM "public"."songs" USING "songs__incoming" WHERE "public"."songs"."song_id" = "songs__incoming"."song_id"',
-        'INSERT INTO "public"."songs" ("song_id", "title") SELECT "song_id", "title" FROM "songs__incoming"',
-        'DROP TABLE "songs__incoming"',
+def test_publishing_an_upsert_merges_its_changes_again_with_the_table_as_it_is_now():
+    steps = publish_table_steps(area=AREA, table="users", published_table='"public"."users"', mode=LoadMode.UPSERT,
+                                keys=("user_id",), columns=("user_id", "level", "seen"), merge_order="seen DESC")
+    sql = [statement for statement, _ in render(steps)]
+    assert sql[0] == 'CREATE TEMPORARY TABLE "users__publish" (LIKE "public"."users")'
+    assert sql[1].startswith('INSERT INTO "users__publish" ("user_id", "level", "seen")\nSELECT "user_id", "level", "seen"\n')
+    assert f'0 AS merge_source FROM "{AREA}"."users__changes"' in sql[1] and "ORDER BY seen DESC, merge_source" in sql[1]
+    assert sql[2:] == [
+        'DELETE FROM "public"."users" USING "users__publish" WHERE "public"."users"."user_id" = "users__publish"."user_id"',
+        'INSERT INTO "public"."users" SELECT * FROM "users__publish"',
+        'DROP TABLE "users__publish"',
     ]
 
 
-def test_sliced_select_gets_the_slice_as_parameters():
-    steps = build_load_steps(dialect=Dialect.POSTGRES, table="time", load=DAILY, mode=LoadMode.UPSERT, keys=("start_time",), time_slice=DAY)
-    assert render(steps)[2][1] == DAY.params
+def test_without_a_merge_order_the_newest_load_wins():
+    steps = publish_table_steps(area=AREA, table="songs", published_table='"public"."songs"', mode=LoadMode.UPSERT,
+                                keys=("song_id",), columns=("song_id", "title"))
+    assert 'ORDER BY merge_source) AS merge_rank' in steps[1].sql
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"load": DAILY, "mode": LoadMode.APPEND}, "needs the run's slice"),
+        ({"load": DAILY, "mode": LoadMode.APPEND, "slice_column": "ts"}, "needs the run's slice"),
         ({"load": CATALOG, "mode": LoadMode.UPSERT}, "needs the natural key"),
+        ({"load": CATALOG, "mode": LoadMode.APPEND}, "needs a slice column; a re-run would append the rows again"),
         ({"load": CATALOG, "mode": LoadMode.APPEND, "slice_column": "ts"}, "needs the run's slice"),
     ],
 )
 def test_missing_slice_or_keys_are_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
-        build_load_steps(dialect=Dialect.POSTGRES, table="t", **arguments)
+        build_load_steps(dialect=Dialect.POSTGRES, area=AREA, published_table='"public"."t"', table="t", **arguments)

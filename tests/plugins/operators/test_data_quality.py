@@ -1,4 +1,4 @@
-"""DataQualityOperator: every failing check reported at once; data failures do not retry."""
+"""DataQualityOperator: every failing check reported at once; data failures do not retry; the audit area first."""
 
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
@@ -7,11 +7,13 @@ from helpers.quality_checks import SqlCheck, table_checks
 from operators import data_quality
 from operators.data_quality import DataQualityOperator
 
+AREA = "audit_20181105_1a2b3c4d"
+
 
 def test_all_failures_are_reported_together_with_table_check_expected_and_got(fake_warehouse):
     hook = fake_warehouse(data_quality, conn_type="postgres", host="127.0.0.1")
     answers = {"SELECT 1": (0,), "SELECT 2": (5,), "SELECT 3": (7,)}
-    hook.first = lambda sql: answers[sql]
+    hook.conn.fetchone_result = lambda sql: answers[sql]
     checks = [
         SqlCheck("users", "has rows", "SELECT 1", 0, ">"),
         SqlCheck("songs", "no null ids", "SELECT 2", 0),
@@ -28,14 +30,25 @@ def test_all_failures_are_reported_together_with_table_check_expected_and_got(fa
 
 def test_passing_checks_return_their_results(fake_warehouse):
     hook = fake_warehouse(data_quality)
-    hook.first = (3,)
+    hook.conn.fetchone_result = (3,)
     results = DataQualityOperator(task_id="c", checks=[SqlCheck("t", "n", "SELECT 3", 3)]).execute(context={})
     assert results == [{"table": "t", "check": "n", "expected": "== 3", "got": 3, "passed": True}]
 
 
+def test_in_the_audit_area_the_checks_read_it_first_and_a_failure_says_where_the_rows_are(fake_warehouse):
+    hook = fake_warehouse(data_quality)
+    hook.conn.fetchone_result = (1,)
+    operator = DataQualityOperator(task_id="c", checks=[SqlCheck("t", "n", "SELECT 1", 0)], audit_area=AREA,
+                                   slice_start="2018-11-05", slice_end="2018-11-06")
+    with pytest.raises(AirflowFailException) as failure:
+        operator.execute(context={})
+    assert hook.conn.executed[0] == (f'SET search_path TO "{AREA}", "public"', ())
+    assert f"Its rows are kept in audit area {AREA} until the next run of 2018-11-05" in str(failure.value)
+
+
 def test_sliced_checks_get_the_run_slice(fake_warehouse):
     hook = fake_warehouse(data_quality)
-    hook.first = (0,)
+    hook.conn.fetchone_result = (0,)
     DataQualityOperator(
         task_id="c", checks=[SqlCheck("t", "n", "SELECT %s, %s", 0, sliced=True)], slice_start="2018-11-05", slice_end="2018-11-06"
     ).execute(context={})
@@ -44,7 +57,7 @@ def test_sliced_checks_get_the_run_slice(fake_warehouse):
 
 def test_null_result_fails_the_check(fake_warehouse):
     hook = fake_warehouse(data_quality)
-    hook.first = None
+    hook.conn.fetchone_result = None
     with pytest.raises(AirflowFailException, match="got None"):
         DataQualityOperator(task_id="c", checks=[SqlCheck("t", "n", "SELECT 1", 0)]).execute(context={})
 

@@ -17,10 +17,10 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from sqlalchemy.engine import make_url
 
 from helpers import gx_context
-from helpers.db import Dialect, TimeSlice
-from helpers.loads import build_load_steps
-from helpers.tables import TABLES
+from helpers.audit_area import AUDIT_AREA
 from operators.gx_validate import DataDocsLink, GXValidateTableOperator, _warehouse_url
+
+from tests.plugins import pipeline_day
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -39,15 +39,9 @@ INSERT INTO staging_events VALUES
 
 @pytest.fixture
 def day_loaded(warehouse) -> str:
-    """The warehouse with DAY staged and loaded by the DAG's load SQL."""
+    """The warehouse with DAY staged, loaded and published by the DAG's SQL."""
     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
-        cursor.execute(STAGING_SQL)
-        time_slice = TimeSlice.parse(DAY, "2018-11-22")
-        for spec in TABLES:
-            if spec.load:
-                for step in build_load_steps(dialect=Dialect.POSTGRES, table=spec.name, load=spec.load, mode=spec.mode,
-                                             keys=spec.keys, slice_column=spec.slice_column, time_slice=time_slice):
-                    cursor.execute(step.sql, step.params or None)
+        pipeline_day.run_day(cursor, DAY, lambda cursor, area: cursor.execute(STAGING_SQL))
     return warehouse
 
 
@@ -74,17 +68,17 @@ class FakeTaskInstance:
         self.xcom[key] = value
 
 
-def validator(table: str, gx_dir: Path, run_day: str | None) -> GXValidateTableOperator:
+def validator(table: str, gx_dir: Path, run_day: str | None, audit_area: str | None = None) -> GXValidateTableOperator:
     return GXValidateTableOperator(
-        task_id=f"validate_{table}", table=table, run_day=run_day, context_type="file",
+        task_id=f"validate_{table}", table=table, run_day=run_day, audit_area=audit_area, context_type="file",
         configure_file_data_context=partial(gx_context.file_context, gx_dir),
         configure_checkpoint=partial(gx_context.table_checkpoint, table),
     )
 
 
-def validate(table: str, gx_dir: Path, run_day: str | None) -> FakeTaskInstance:
+def validate(table: str, gx_dir: Path, run_day: str | None, audit_area: str | None = None) -> FakeTaskInstance:
     ti = FakeTaskInstance()
-    validator(table, gx_dir, run_day).execute(context={"ti": ti, "params": {}})
+    validator(table, gx_dir, run_day, audit_area).execute(context={"ti": ti, "params": {}})
     return ti
 
 
@@ -117,6 +111,39 @@ def test_a_failed_suite_fails_without_retry_naming_table_expectations_values_and
     assert "level" in page.read_text() and "gold" in page.read_text()
     # The task's "Data Docs" button opens the same page.
     assert DataDocsLink().get_link(operator, ti_key=None) == url
+
+
+@pytest.fixture
+def audited_rerun(redshift) -> str:
+    """A re-delivery of DAY loaded into its audit area, not published: its events carry level 'gold', an hour later."""
+    redelivered = STAGING_SQL.replace("'paid'", "'gold'").replace("'2018-11-21 10:", "'2018-11-21 11:")
+    with psycopg.connect(redshift) as conn, conn.cursor() as cursor:
+        area = pipeline_day.open_and_stage(cursor, DAY, lambda cursor, area: cursor.execute(redelivered),
+                                           staged=("staging_events",))
+        pipeline_day.load(cursor, area, DAY)
+    return area
+
+
+def test_with_an_audit_area_the_suites_validate_the_runs_rows_not_the_published_ones(redshift, gx_dir, audited_rerun):
+    operator = validator("songplays", gx_dir, DAY, audit_area=audited_rerun)
+    with pytest.raises(AirflowFailException) as failed:
+        operator.execute(context={"ti": FakeTaskInstance(), "params": {}})
+    message = str(failed.value)
+    assert "expect_column_values_to_be_in_set (column level): 1 of 1 rows unexpected (e.g. 'gold')" in message
+    assert message.endswith(gx_context_note(audited_rerun))
+    assert f"/validations/songplays/{audited_rerun}/" in DataDocsLink().get_link(operator, ti_key=None)
+    # users in the area is the table as it would be after publishing: the published user, now 'gold'.
+    with pytest.raises(AirflowFailException, match=r"\(column level\): 1 of 1 rows unexpected \(e.g. 'gold'\)"):
+        validate("users", gx_dir, None, audit_area=audited_rerun)
+    validate("songplays", gx_dir, DAY)  # the published day is untouched and passes
+    with psycopg.connect(redshift) as conn:
+        assert conn.execute("SELECT level FROM songplays").fetchall() == [("paid",)]
+
+
+def gx_context_note(area: str) -> str:
+    from helpers.audit_area import quarantine_note
+
+    return quarantine_note(area, DAY)
 
 
 def test_a_passed_validation_links_its_page_and_nothing_validated_links_nothing(redshift, gx_dir, monkeypatch):
@@ -156,9 +183,12 @@ def test_only_day_partitioned_tables_get_the_run_day():
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["sparkify_etl"]
-    run_days = {task.table: task.run_day for task in dag.task_group.children["validate"].children.values()}
+    validations = [task for task in dag.task_group.children["validate"].children.values()
+                   if isinstance(task, GXValidateTableOperator)]
+    run_days = {task.table: task.run_day for task in validations}
     assert run_days == {spec.name: "{{ ds }}" if spec.slice_column else None for spec in gx_context.validated_tables()}
-    assert GXValidateTableOperator.template_fields == ("run_day",)
+    assert {task.audit_area for task in validations} == {AUDIT_AREA}
+    assert GXValidateTableOperator.template_fields == ("run_day", "audit_area")
 
 
 GATE_DAG = """

@@ -9,12 +9,14 @@ from operators import stage_redshift
 from operators.stage_redshift import StageToRedshiftOperator
 
 DAY = (datetime(2018, 11, 5), datetime(2018, 11, 6))
+AREA = "audit_20181105_1a2b3c4d"
 
 
 def events_operator(**overrides):
     arguments = dict(
         task_id="stage_events",
         table="staging_events",
+        audit_area=AREA,
         s3_bucket="udacity-dend",
         s3_key="log_data/2018/11/2018-11-05-events.json",
         json_paths="log_json_path.json",
@@ -36,15 +38,15 @@ def aws_keys(monkeypatch):
     monkeypatch.setattr(S3Hook, "get_credentials", lambda self, region_name=None: credentials)
 
 
-def test_redshift_transaction_replaces_only_the_days_slice(fake_warehouse, aws_keys):
+def test_redshift_transaction_copies_the_day_into_the_audit_area_only(fake_warehouse, aws_keys):
     hook = fake_warehouse(stage_redshift)
     events_operator().execute(context={})
 
     assert hook.conn.executed == [
-        ('LOCK "staging_events"', ()),
-        ('CREATE TEMPORARY TABLE "staging_events__load" (LIKE "staging_events")', ()),
+        (f'DROP TABLE IF EXISTS "{AREA}"."staging_events"', ()),
+        (f'CREATE TABLE "{AREA}"."staging_events" (LIKE "public"."staging_events")', ()),
         (
-            'COPY "staging_events__load"\n'
+            f'COPY "{AREA}"."staging_events"\n'
             "FROM 's3://udacity-dend/log_data/2018/11/2018-11-05-events.json'\n"
             "CREDENTIALS 'aws_access_key_id=AKIAEXAMPLE;aws_secret_access_key=s3cr3t/key;token=sessionTOKEN'\n"
             "FORMAT AS JSON 's3://udacity-dend/log_json_path.json'\n"
@@ -53,14 +55,12 @@ def test_redshift_transaction_replaces_only_the_days_slice(fake_warehouse, aws_k
             (),
         ),
         (
-            'SELECT COUNT(*), MIN("ts"), MAX("ts") FROM "staging_events__load" '
+            f'SELECT COUNT(*), MIN("ts"), MAX("ts") FROM "{AREA}"."staging_events" '
             'WHERE "ts" IS NULL OR "ts" < %s OR "ts" >= %s',
             DAY,
         ),
-        ('DELETE FROM "staging_events" WHERE "ts" >= %s AND "ts" < %s', DAY),
-        ('INSERT INTO "staging_events" SELECT * FROM "staging_events__load"', ()),
-        ('DROP TABLE "staging_events__load"', ()),
     ]
+    assert not any("public" in sql and not sql.startswith("CREATE") for sql, _ in hook.conn.executed)
     assert hook.conn.committed and not hook.conn.autocommit
 
 
@@ -69,6 +69,7 @@ def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
     StageToRedshiftOperator(
         task_id="stage_songs",
         table="staging_songs",
+        audit_area=AREA,
         s3_bucket="udacity-dend",
         s3_key="song_data/",
         iam_role="arn:aws:iam::123456789012:role/sparkify",
@@ -77,17 +78,37 @@ def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
 
     statements = [sql for sql, _ in hook.conn.executed]
     assert statements == [
-        'LOCK "staging_songs"',
-        'CREATE TEMPORARY TABLE "staging_songs__load" (LIKE "staging_songs")',
-        'COPY "staging_songs__load"\n'
+        f'DROP TABLE IF EXISTS "{AREA}"."staging_songs"',
+        f'CREATE TABLE "{AREA}"."staging_songs" (LIKE "public"."staging_songs")',
+        f'COPY "{AREA}"."staging_songs"\n'
         "FROM 's3://udacity-dend/song_data/'\n"
         "IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify'\n"
         "FORMAT AS JSON 'auto'\n"
         "TIMEFORMAT 'auto'\n"
         "BLANKSASNULL",
-        'DELETE FROM "staging_songs"',
-        'INSERT INTO "staging_songs" SELECT * FROM "staging_songs__load"',
-        'DROP TABLE "staging_songs__load"',
+    ]
+
+
+def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_warehouse, monkeypatch):
+    hook = fake_warehouse(stage_redshift)
+    manifest = stage_redshift.Manifest("s3://udacity-dend/song_data/", "f" * 32, 14896)
+    monkeypatch.setattr(StageToRedshiftOperator, "_source_manifest", lambda self: manifest)
+    StageToRedshiftOperator(
+        task_id="stage_songs", table="staging_songs", audit_area=AREA, s3_bucket="udacity-dend", s3_key="song_data/",
+        iam_role="arn:aws:iam::1:role/r", skip_unchanged=True,
+    ).execute(context={})
+    executed = [(sql.split("\n")[0], params) for sql, params in hook.conn.executed]
+    assert executed == [
+        (f'DROP TABLE IF EXISTS "{AREA}"."staging_songs"', ()),
+        ('SELECT source, fingerprint, loaded_at, row_count, (SELECT COUNT(*) FROM "public"."staging_songs") '
+         'FROM "public"."staging_manifest" WHERE table_name = %s', ("staging_songs",)),
+        (f'CREATE TABLE "{AREA}"."staging_songs" (LIKE "public"."staging_songs")', ()),
+        (f'COPY "{AREA}"."staging_songs"', ()),
+        (f'CREATE TABLE IF NOT EXISTS "{AREA}"."staging_manifest" (LIKE "public"."staging_manifest")', ()),
+        (f'DELETE FROM "{AREA}"."staging_manifest" WHERE table_name = %s', ("staging_songs",)),
+        (f'INSERT INTO "{AREA}"."staging_manifest" (table_name, source, fingerprint, objects, row_count, loaded_at) '
+         f'SELECT %s, %s, %s, %s, COUNT(*), CURRENT_TIMESTAMP FROM "{AREA}"."staging_songs"',
+         ("staging_songs", "s3://udacity-dend/song_data/", "f" * 32, 14896)),
     ]
 
 
@@ -107,12 +128,11 @@ def test_rows_outside_the_slice_fail_without_retry_and_roll_back(fake_warehouse,
     with pytest.raises(AirflowFailException, match=r"2 row\(s\) have ts outside this run's slice"):
         events_operator().execute(context={})
     assert hook.conn.rolled_back and not hook.conn.committed
-    assert not any(sql.startswith("DELETE") for sql, _ in hook.conn.executed)
 
 
 def test_failed_statement_rolls_back(fake_warehouse, aws_keys):
     hook = fake_warehouse(stage_redshift)
-    hook.conn.fail_on = "INSERT INTO"
+    hook.conn.fail_on = "COPY"
     with pytest.raises(RuntimeError):
         events_operator().execute(context={})
     assert hook.conn.rolled_back and not hook.conn.committed
@@ -147,6 +167,7 @@ def test_key_and_slice_are_templated_from_the_logical_date():
     ("arguments", "message"),
     [
         ({"table": "staging events"}, "Invalid table name"),
+        ({"table": "public.staging_events"}, "Invalid table name"),
         ({"slice_column": "ts; drop"}, "Invalid column name"),
         ({"slice_end": None}, "slice_column needs slice_start and slice_end"),
         ({"skip_unchanged": True}, "skip_unchanged is for whole-table loads"),
@@ -160,6 +181,12 @@ def test_invalid_arguments_are_refused_when_the_dag_is_parsed(arguments, message
 def test_empty_slice_is_refused():
     with pytest.raises(ValueError, match="Empty slice"):
         events_operator(slice_start="2018-11-06", slice_end="2018-11-05").time_slice()
+
+
+def test_the_area_must_be_an_audit_areas_name(fake_warehouse, aws_keys):
+    fake_warehouse(stage_redshift)
+    with pytest.raises(ValueError, match="is not an audit area name"):
+        events_operator(audit_area="public").execute(context={})
 
 
 def test_unknown_connection_type_is_refused(fake_warehouse):

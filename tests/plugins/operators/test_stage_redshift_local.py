@@ -1,4 +1,5 @@
-"""StageToRedshiftOperator on the local stack: real PostgreSQL, real S3 endpoint (moto)."""
+"""StageToRedshiftOperator on the local stack: real PostgreSQL, real S3 endpoint (moto), into an audit area
+opened by OpenAuditAreaOperator and, for the catalog, published by PublishOperator."""
 
 import json
 from datetime import datetime, timedelta
@@ -7,10 +8,25 @@ import psycopg
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from helpers.audit_area import area_name
+from helpers.tables import TABLES
+from operators import OpenAuditAreaOperator, PublishOperator
 from operators.stage_redshift import StageToRedshiftOperator
 
 SAMPLE_DAY = "2018-11-05"
 EVENTS_KEY = f"log_data/2018/11/{SAMPLE_DAY}-events.json"
+
+
+def open_area(day=SAMPLE_DAY, run_id="run"):
+    area = area_name(run_id, day)
+    OpenAuditAreaOperator(task_id="open_audit_area", audit_area=area).execute(context={})
+    return area
+
+
+@pytest.fixture
+def area(warehouse, airflow_connections):
+    """The audit area of a run of SAMPLE_DAY, opened."""
+    return open_area()
 
 
 @pytest.fixture
@@ -21,10 +37,10 @@ def bucket(s3_bucket, s3_client, shared_sample):
     return s3_bucket
 
 
-def stage_events(bucket, day=SAMPLE_DAY, key=EVENTS_KEY, **overrides):
+def stage_events(bucket, area, day=SAMPLE_DAY, key=EVENTS_KEY, **overrides):
     start = datetime.fromisoformat(day)
     arguments = dict(
-        task_id="stage_events", table="staging_events", s3_bucket=bucket, s3_key=key,
+        task_id="stage_events", table="staging_events", audit_area=area, s3_bucket=bucket, s3_key=key,
         json_paths="log_json_path.json", timeformat="epochmillisecs", slice_column="ts",
         slice_start=day, slice_end=(start + timedelta(days=1)).date().isoformat(),
     )
@@ -47,49 +63,57 @@ def expected_event_row(event):
     )
 
 
-def test_stages_every_event_of_the_day_exactly_as_in_the_json(warehouse, bucket, shared_sample, airflow_connections):
-    stage_events(bucket)
+def test_stages_every_event_of_the_day_exactly_as_in_the_json_into_the_area_only(warehouse, bucket, area,
+                                                                                   shared_sample):
+    stage_events(bucket, area)
     lines = (shared_sample / EVENTS_KEY).read_text(encoding="utf-8").split("\n")
     expected = sorted((expected_event_row(json.loads(line)) for line in lines), key=repr)
-    staged = sorted(fetch(warehouse, "SELECT * FROM staging_events"), key=repr)
+    staged = sorted(fetch(warehouse, f"SELECT * FROM {area}.staging_events"), key=repr)
     assert len(staged) == 408
     assert staged == expected
+    assert fetch(warehouse, "SELECT COUNT(*) FROM public.staging_events") == [(0,)]
 
 
-def test_restaging_a_day_replaces_it_and_keeps_other_days(warehouse, bucket, s3_client, shared_sample, airflow_connections):
-    other_key = "log_data/2018/11/2018-11-06-events.json"
-    s3_client.put_object(Bucket=bucket, Key=other_key, Body=(shared_sample / other_key).read_bytes())
-    stage_events(bucket)
-    stage_events(bucket, day="2018-11-06", key=other_key)
-    stage_events(bucket)
-    counts = fetch(warehouse, "SELECT CAST(ts AS DATE), COUNT(*) FROM staging_events GROUP BY 1 ORDER BY 1")
-    assert [(str(day), n) for day, n in counts] == [("2018-11-05", 408), ("2018-11-06", 184)]
+def test_staging_again_replaces_the_areas_rows(warehouse, bucket, area):
+    stage_events(bucket, area)
+    stage_events(bucket, area)  # a retry, or the task cleared
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(408,)]
 
 
-def test_a_malformed_line_fails_naming_object_and_line_and_stages_nothing(warehouse, bucket, s3_client, airflow_connections):
-    stage_events(bucket)
+def test_opening_an_area_drops_the_earlier_areas_of_its_day_only(warehouse, bucket, area):
+    other_day = open_area(day="2018-11-06")
+    stage_events(bucket, area)
+    rerun = open_area(run_id="rerun")
+    schemas = {name for (name,) in fetch(warehouse, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'audit%'")}
+    assert schemas == {other_day, rerun}
+
+
+def test_a_malformed_line_fails_naming_object_and_line_and_stages_nothing(warehouse, bucket, area, s3_client):
+    stage_events(bucket, area)
     good = '{"ts": 1541376000000, "userId": "1", "page": "Home"}'
     s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body=f'{good}\n{good}\n{{"ts": 15413760, "userId": }}\n{good}')
     with pytest.raises(AirflowFailException, match=rf"s3://{bucket}/{EVENTS_KEY}, line 3: invalid JSON"):
-        stage_events(bucket)
-    assert fetch(warehouse, "SELECT COUNT(*) FROM staging_events") == [(408,)]
+        stage_events(bucket, area)
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(408,)]
 
 
-def test_a_value_of_the_wrong_type_names_the_column(warehouse, bucket, s3_client, airflow_connections):
+def test_a_value_of_the_wrong_type_names_the_column(warehouse, bucket, area, s3_client):
     s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body='{"ts": 1541376000000, "sessionId": "forty"}')
     with pytest.raises(AirflowFailException, match=r"line 1: column sessionid \(integer\): cannot load 'forty'"):
-        stage_events(bucket)
+        stage_events(bucket, area)
 
 
 def test_events_outside_the_runs_day_fail_the_load(warehouse, bucket, airflow_connections):
+    area = open_area(day="2018-11-04")
     with pytest.raises(AirflowFailException, match=r"408 row\(s\) have ts outside this run's slice"):
-        stage_events(bucket, day="2018-11-04", key=EVENTS_KEY)
-    assert fetch(warehouse, "SELECT COUNT(*) FROM staging_events") == [(0,)]
+        stage_events(bucket, area, day="2018-11-04", key=EVENTS_KEY)
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{area}'") == [(0,)]
 
 
 def test_a_missing_day_file_fails_naming_the_uri(warehouse, bucket, airflow_connections):
+    area = open_area(day="2018-11-07")
     with pytest.raises(AirflowFailException, match=r"No object under s3://.*/log_data/2018/11/2018-11-07-events.json"):
-        stage_events(bucket, day="2018-11-07", key="log_data/2018/11/2018-11-07-events.json")
+        stage_events(bucket, area, day="2018-11-07", key="log_data/2018/11/2018-11-07-events.json")
 
 
 SONG = {
@@ -99,37 +123,55 @@ SONG = {
 }
 
 
-def stage_songs(bucket):
+def stage_songs(bucket, area):
     StageToRedshiftOperator(
-        task_id="stage_songs", table="staging_songs", s3_bucket=bucket, s3_key="song_data/", skip_unchanged=True
+        task_id="stage_songs", table="staging_songs", audit_area=area, s3_bucket=bucket, s3_key="song_data/",
+        skip_unchanged=True,
     ).execute(context={})
 
 
-def test_songs_load_with_auto_and_numbers_become_strings(warehouse, s3_bucket, s3_client, airflow_connections):
+def publish_catalog(area):
+    """The publish task, for the catalog only."""
+    (catalog,) = [spec for spec in TABLES if spec.name == "staging_songs"]
+    PublishOperator(task_id="publish", audit_area=area, tables=[catalog], slice_start=SAMPLE_DAY,
+                    slice_end="2018-11-06").execute(context={})
+
+
+def test_songs_load_with_auto_and_numbers_become_strings(warehouse, s3_bucket, s3_client, area):
     s3_client.put_object(Bucket=s3_bucket, Key="song_data/A/B/C/TRABC1.json", Body=json.dumps(SONG))
     s3_client.put_object(  # an object spread over several lines, as Redshift accepts too
         Bucket=s3_bucket, Key="song_data/A/B/C/TRABC2.json",
         Body=json.dumps({**SONG, "song_id": "SO2", "title": "Can\x19t Stop\u00a0", "artist_name": "Beyonc\u00e9"}, indent=2),
     )
-    stage_songs(s3_bucket)
-    rows = fetch(warehouse, "SELECT song_id, title, artist_name, artist_location, year FROM staging_songs ORDER BY song_id")
+    stage_songs(s3_bucket, area)
+    rows = fetch(warehouse, f"SELECT song_id, title, artist_name, artist_location, year FROM {area}.staging_songs ORDER BY song_id")
     assert rows == [("SO2", "Can\x19t Stop\u00a0", "Beyonc\u00e9", "108", 0), ("SOUPIRU12A6D4FA1E1", "4.6", "112", "108", 0)]
 
 
-def test_unchanged_catalog_is_not_copied_again_until_it_changes(warehouse, s3_bucket, s3_client, airflow_connections, capsys):
+def test_a_published_catalog_is_not_copied_again_until_it_changes(warehouse, s3_bucket, s3_client, airflow_connections,
+                                                                   capsys):
     s3_client.put_object(Bucket=s3_bucket, Key="song_data/A/B/C/TRABC1.json", Body=json.dumps(SONG))
-    stage_songs(s3_bucket)
+    stage_songs(s3_bucket, area := open_area(run_id="first"))
+    publish_catalog(area)
+    assert fetch(warehouse, "SELECT table_name, objects, row_count FROM staging_manifest") == [("staging_songs", 1, 1)]
     capsys.readouterr()
-    stage_songs(s3_bucket)
-    assert "nothing to copy" in capsys.readouterr().out
+    stage_songs(s3_bucket, area := open_area(run_id="second"))
+    assert "nothing to copy; the audit area reads the published table" in capsys.readouterr().out
+    assert fetch(warehouse, f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{area}'") == []
+    publish_catalog(area)  # nothing of the catalog in the area: the published one stays
+    assert fetch(warehouse, "SELECT COUNT(*) FROM staging_songs") == [(1,)]
 
     with psycopg.connect(warehouse) as conn:  # rows lost since: the next run copies again
         conn.execute("DELETE FROM staging_songs")
-    stage_songs(s3_bucket)
+    stage_songs(s3_bucket, area := open_area(run_id="third"))
     assert "nothing to copy" not in capsys.readouterr().out
+    publish_catalog(area)
     assert fetch(warehouse, "SELECT COUNT(*) FROM staging_songs") == [(1,)]
 
     s3_client.put_object(Bucket=s3_bucket, Key="song_data/A/B/C/TRABC2.json", Body=json.dumps({**SONG, "song_id": "SO2"}))
-    stage_songs(s3_bucket)
+    stage_songs(s3_bucket, area := open_area(run_id="fourth"))
     assert "nothing to copy" not in capsys.readouterr().out
+    assert fetch(warehouse, "SELECT COUNT(*) FROM staging_songs") == [(1,)]  # not published yet
+    publish_catalog(area)
     assert fetch(warehouse, "SELECT COUNT(*) FROM staging_songs") == [(2,)]
+    assert fetch(warehouse, "SELECT objects, row_count FROM staging_manifest") == [(2, 2)]

@@ -1,0 +1,32 @@
+"""helpers.db: which database errors are the data's fault, on each driver."""
+
+import pytest
+
+from helpers.db import data_error
+
+
+class Psycopg(Exception):
+    def __init__(self, message, sqlstate):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class Psycopg2(Exception):
+    def __init__(self, message, pgcode):
+        super().__init__(message)
+        self.pgcode = pgcode
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (Psycopg('invalid input syntax for type integer: "x"\nLINE 1: ...', "22P02"), 'invalid input syntax for type integer: "x"'),
+        (Psycopg2("duplicate key value violates unique constraint", "23505"), "duplicate key value violates unique constraint"),
+        (Exception({"S": "ERROR", "C": "22023", "M": "Invalid digit, Value 'x', Pos 0"}), "Invalid digit, Value 'x', Pos 0"),
+        (Psycopg("server closed the connection unexpectedly", "08006"), None),
+        (Psycopg2("relation does not exist", "42P01"), None),
+        (RuntimeError("boom"), None),
+    ],
+)
+def test_only_data_exceptions_and_integrity_violations_are_data_errors(error, reason):
+    assert data_error(error) == reason
