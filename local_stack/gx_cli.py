@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import gx_context  # plugins/helpers: local_stack puts plugins/ on sys.path
+from helpers.audit_area import area_day, checked_area
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
@@ -161,10 +162,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     ]
     context = _context(args.gx_dir)
     _use_warehouse(gx_context.warehouse_kind(context))
+    day = args.date
+    if args.audit_area:
+        area = _audit_area(args.audit_area)
+        gx_context.read_audit_area_first(context, area)
+        day = day or area_day(area)
+        print(f"Validating audit area {area} (then the published tables), day {day}")
     failed: list[str] = []
     for table in tables:
         try:
-            result = gx_context.run_checkpoint(context, table, args.date)
+            result = gx_context.run_checkpoint(context, table, day)
         except gx_context.EmptyDay as error:
             failed.append(table)
             print(f"FAIL  {error}")
@@ -218,6 +225,13 @@ def _build_docs(context: FileDataContext) -> Path:
 
 
 # --- suites ------------------------------------------------------------------------------------
+
+
+def _audit_area(name: str) -> str:
+    try:
+        return checked_area(name)
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def _use_warehouse(kind: str) -> None:
@@ -402,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("tables", nargs="*", metavar="TABLE",
                           help=f"tables to validate (default: all): {', '.join(tables)}")
     validate.add_argument("--date", type=_day, help="the UTC day of day-partitioned tables (default: their latest day)")
+    validate.add_argument("--audit-area", metavar="AREA",
+                          help="validate a run's audit area as the DAG's gate does (e.g. the one a failed run's alert "
+                          "names, after editing a suite); --date defaults to the area's day")
     validate.set_defaults(run=cmd_validate)
 
     commands.add_parser("docs", help="rebuild Data Docs and print the path of index.html").set_defaults(run=cmd_docs)

@@ -89,9 +89,25 @@ def summary_page(rows: list[LatestValidation], site: Path) -> str:
             batch = html.escape(row.batch or "")
         lines.append(
             f'<tr><td>{html.escape(row.table)}</td>{status}<td>{validated}</td><td>{batch}</td>'
+            f"<td>{_rows_read(row)}</td>"
             f'<td><a href="{html.escape(suite_page)}">{html.escape(row.suite)}</a></td></tr>'
         )
     return _SUMMARY.format(rows="\n".join(lines))
+
+
+def _rows_read(row: LatestValidation) -> str:
+    """Where the validated rows are: a run's audit area (kept after a failure), else the published tables."""
+    from helpers.audit_area import is_area
+
+    if row.success is None:
+        return ""
+    if not (row.run_name and is_area(row.run_name)):
+        return "published tables"
+    area = html.escape(row.run_name)
+    if row.success:
+        return f"audit area <code>{area}</code>"
+    return (f"audit area <code>{area}</code>, kept until the next run of its day: "
+            f"<code>SELECT * FROM {area}.{html.escape(row.table)}</code>")
 
 
 _SUMMARY = """<!doctype html>
@@ -103,12 +119,13 @@ th {{ background: #f7fafc; }} .passed {{ color: #2f855a; font-weight: 600; }} .f
 .none {{ color: #718096; }}
 </style></head><body>
 <h1>Data Docs: each table's latest validation</h1>
-<table><thead><tr><th>Table</th><th>Status</th><th>Validated (page)</th><th>Batch</th><th>Suite</th></tr></thead>
+<table><thead><tr><th>Table</th><th>Status</th><th>Validated (page)</th><th>Batch</th><th>Rows validated</th><th>Suite</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
-<p>Every validation: <a href="index.html">the full Great Expectations site</a> (its index table needs internet access for
-its scripts). Edit suites with <code>./sparkify gx</code>.</p>
+<p>A run's gate validates its audit area before publishing; a run that failed publishes nothing and keeps its rows
+there. Every validation: <a href="index.html">the full Great Expectations site</a> (its index table needs internet
+access for its scripts). Edit suites with <code>./sparkify gx</code>.</p>
 </body></html>
 """
 

@@ -29,16 +29,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from helpers.db import Dialect, Statement, Step, TimeSlice, quote_table, unquoted
+from helpers.db import Dialect, Statement, Step, TimeSlice, quote_table
 from helpers.loads import LoadMode, publish_table_steps
 from helpers.tables import Role, TableSpec
 
 PUBLISHED_SCHEMA = "public"
 """The schema readers query: the star schema, the staging tables and ``staging_manifest``."""
 MANIFEST_TABLE = "staging_manifest"
-"""Written by whole-table staging loads that copy (helpers.manifest); published with them."""
+"""What whole-table staging loads copied (operators.stage_redshift.Manifest); published with them."""
 OPEN_TASK_ID = "open_audit_area"
 PUBLISH_TASK_ID = "publish"
 AUDIT_AREA = "{{ sparkify_audit_area(run_id, ds) }}"
@@ -56,9 +57,18 @@ def area_name(run_id: str, day: str) -> str:
 MACROS = {"sparkify_audit_area": area_name}
 
 
+def area_day(area: str) -> date:
+    """The day an audit area's run loads."""
+    return datetime.strptime(_AREA.fullmatch(checked_area(area))["day"], "%Y%m%d").date()
+
+
+def is_area(name: str) -> bool:
+    return bool(_AREA.fullmatch(name or ""))
+
+
 def checked_area(area: str) -> str:
     """``area`` if it is an audit area's name, else ValueError (it is dropped with CASCADE)."""
-    if not _AREA.fullmatch(area or ""):
+    if not is_area(area):
         raise ValueError(f"{area!r} is not an audit area name (audit_<yyyymmdd>_<8 hex digits>).")
     return area
 
@@ -123,7 +133,7 @@ def publish_steps(
     """The one transaction that publishes ``area`` (holding the relations ``in_area_now``) and drops it.
 
     Published tables are locked in spec order first, so parallel publishes of different days queue
-    up instead of deadlocking; readers are not blocked (see ``Dialect.lock``).
+    up instead of deadlocking (on Redshift readers wait for the transaction too: ``Dialect.lock``).
     """
     steps = [Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{spec.name}")) for spec in specs]
     steps.append(Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{MANIFEST_TABLE}")))

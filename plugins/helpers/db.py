@@ -48,10 +48,11 @@ class Dialect(str, Enum):
     POSTGRES = "postgres"
 
     def lock(self, table: str) -> str:
-        """Serialise writers of ``table`` for the rest of the transaction, leaving readers alone.
+        """Serialise writers of ``table`` for the rest of the transaction.
 
-        Redshift's LOCK has no modes (and taking it avoids serializable-isolation aborts, as AWS
-        advises); on PostgreSQL SHARE ROW EXCLUSIVE conflicts with itself but not with SELECTs.
+        Redshift's LOCK has no modes: it is ACCESS EXCLUSIVE, so readers wait for the transaction
+        too (taking it avoids serializable-isolation aborts, as AWS advises); on PostgreSQL SHARE
+        ROW EXCLUSIVE conflicts with itself but not with SELECTs, so readers go on.
         """
         if self is Dialect.REDSHIFT:
             return f"LOCK {quote_table(table)}"

@@ -342,6 +342,8 @@ class LatestValidation:
     validated_at: datetime | None = None
     batch: str | None = None
     page: Path | None = None
+    run_name: str | None = None
+    """The validation's run name: the audit area it read, for the DAG's validations."""
 
 
 def latest_validations(context: FileDataContext) -> list[LatestValidation]:
@@ -362,6 +364,7 @@ def latest_validations(context: FileDataContext) -> list[LatestValidation]:
         rows.append(LatestValidation(
             spec.name, spec.suite, success=bool(store.get(key).success), validated_at=key.run_id.run_time,
             batch=str(key.batch_identifier), page=_file_url_path(site["site_url"]) if site["site_url"] else None,
+            run_name=key.run_id.run_name,
         ))
     return rows
 

@@ -62,7 +62,7 @@ def test_demo_backfills_generated_days_and_a_second_demo_changes_no_count(demo_e
     assert first.returncode == 0, first.stdout + first.stderr
     assert "2 of 2 day(s) succeeded." in first.stdout
     assert re.search(r"Airflow UI: http://127\.0\.0\.1:\d+/dags/sparkify_etl  \(login admin / \S+\)", first.stdout)
-    assert "Quality gate: every suite passed on 2 day(s) (14 validations)." in first.stdout
+    assert "Quality gate: every suite passed on 2 day(s) (16 validations)." in first.stdout
     assert re.search(r"Data Docs:  http://127\.0\.0\.1:\d+/data-docs/  \(in the UI: Browse → Data Docs", first.stdout)
     rows = counts(first.stdout)
     assert rows["staging_events"] == 600 and rows["staging_songs"] == 150 and rows["songplays"] > 0
@@ -88,7 +88,11 @@ def test_demo_corrupt_day_fails_the_gate_and_its_alert_arrives_through_the_dag_p
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-02" in result.stdout
     assert "Alerts:     1 received" in result.stdout
-    assert "Quality gate on 2018-11-02: not passed: validate_staging_events" in result.stdout
+    assert "Quality gate on 2018-11-02: failed: validate_staging_events" in result.stdout
+    # The day was published by the demo before: a corrupt re-delivery publishes nothing and changes none of its rows.
+    assert re.search(r"Published rows of 2018-11-02: unchanged \(staging_events [1-9]\d*, songplays [1-9]\d*, "
+                     r"time [1-9]\d*\)", result.stdout), result.stdout
+    assert re.search(r"Its rows are kept in audit area audit_20181102_[0-9a-f]{8}: psql ", result.stdout)
     shown = subprocess.run([sys.executable, "-m", "local_stack.cli", "alerts", "--show", "1"], cwd=REPO, env=demo_env,
                            capture_output=True, text=True, timeout=60)
     assert "Subject: [sparkify] sparkify_etl FAILED for 2018-11-02: validate.validate_staging_events" in shown.stdout

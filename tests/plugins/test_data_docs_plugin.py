@@ -39,6 +39,10 @@ def client(site, monkeypatch) -> TestClient:
                          validated_at=datetime(2018, 11, 22, 1, 2, 3, tzinfo=timezone.utc),
                          batch="warehouse-songplays-year_2018-month_11-day_21",
                          page=next(site.rglob("warehouse-songplays-*.html"))),
+        LatestValidation("songs", "songs", success=True, validated_at=datetime(2018, 11, 22, tzinfo=timezone.utc),
+                         batch="warehouse-songs", run_name="audit_20181121_1a2b3c4d"),
+        LatestValidation("artists", "artists", success=False, validated_at=datetime(2018, 11, 22, tzinfo=timezone.utc),
+                         batch="warehouse-artists", run_name="audit_20181121_1a2b3c4d"),
         LatestValidation("users", "users"),
     ])
     return TestClient(data_docs_plugin.app, headers={"authorization": "Bearer ok"})
@@ -52,6 +56,10 @@ def test_the_home_lists_each_tables_latest_validation_with_its_page(client):
             '20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html">2018-11-22 01:02:03 UTC</a>'
             "</td><td>warehouse-songplays-year_2018-month_11-day_21</td>") in text
     assert '<tr><td>users</td><td class="none">never validated</td>' in text
+    assert "<td>warehouse-songplays-year_2018-month_11-day_21</td><td>published tables</td>" in text
+    assert "<td>warehouse-songs</td><td>audit area <code>audit_20181121_1a2b3c4d</code></td>" in text
+    assert ("<td>audit area <code>audit_20181121_1a2b3c4d</code>, kept until the next run of its day: "
+            "<code>SELECT * FROM audit_20181121_1a2b3c4d.artists</code></td>") in text
     assert '<a href="index.html">the full Great Expectations site</a>' in text
     assert "https://" not in text  # nothing from the internet
 

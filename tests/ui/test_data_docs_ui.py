@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from helpers import gx_context
 from local_stack import cli
-from tests.ui.ui_helpers import DAG_ID, UiStack, sign_in
+from tests.ui.ui_helpers import DAG_ID, UiStack
 
 CORRUPT_DAY = "2018-11-02"
 FAILED_TASK = "validate.validate_staging_events"

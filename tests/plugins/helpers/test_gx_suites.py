@@ -69,6 +69,19 @@ def load_sample(uri: str, sample: Path, days: tuple[str, ...]) -> None:
             conn.commit()
 
 
+def audited_rerun(uri: str, day: str, fault: str) -> str:
+    """A re-run of published ``day`` loaded into its audit area (not published), after ``fault`` ran on its staged rows."""
+    def stage(cursor: psycopg.Cursor, area: str) -> None:
+        cursor.execute(f'INSERT INTO "{area}".staging_events SELECT * FROM public.staging_events '
+                       "WHERE ts >= %s AND ts < %s", pipeline_day.day_slice(day).params)
+        cursor.execute(fault)
+
+    with psycopg.connect(uri) as conn, conn.cursor() as cursor:
+        area = pipeline_day.open_and_stage(cursor, day, stage, staged=("staging_events",))
+        pipeline_day.load(cursor, area, day)
+    return area
+
+
 @pytest.fixture(scope="module")
 def sample_template(module_warehouse, shared_sample) -> str:
     """Name of a database holding DAYS of the sample, loaded; used only as a template."""
@@ -273,6 +286,11 @@ def test_the_redshift_datasource_runs_every_suite_through_sqlalchemy_redshift(lo
     assert gx_cli.main(["--gx-dir", str(copy), "validate", "--date", DAYS[0]]) == 0
     assert capsys.readouterr().out.count("PASS ") == len(ALL_TABLES)
     assert os.environ[gx_context.URL_ENV].startswith("redshift+psycopg2://")
+    area = audited_rerun(loaded_warehouse, DAYS[1], "UPDATE staging_events SET method = 'POST' WHERE page = 'Home'")
+    assert gx_cli.main(["--gx-dir", str(copy), "validate", "--audit-area", area]) == 1  # what the DAG's gate sees
+    out = capsys.readouterr().out
+    assert f"Validating audit area {area} (then the published tables), day {DAYS[1]}" in out
+    assert "1 of 7 suite(s) failed: staging_events" in out and "(column method)" in out
     execute(loaded_warehouse, "UPDATE songs SET duration = -1 WHERE song_id = (SELECT MIN(song_id) FROM songs)")
     assert gx_cli.main(["--gx-dir", str(copy), "validate", "songs"]) == 1
     assert "expect_column_values_to_be_between (column duration): 1 of " in capsys.readouterr().out
