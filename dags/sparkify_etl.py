@@ -40,8 +40,8 @@ from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetabl
 
 from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
 from helpers.audit_area import AUDIT_AREA, MACROS, OPEN_TASK_ID, PUBLISH_TASK_ID
-from helpers.gx_context import file_context, table_checkpoint, validated_tables
-from helpers.quality_checks import SONGPLAYS_RECONCILE, table_checks
+from quality_gate.gx_context import file_context, table_checkpoint, validated_tables
+from quality_gate.sql_checks import SONGPLAYS_RECONCILE, table_checks
 from helpers.tables import RUN_DAY_END, RUN_DAY_START, TABLES, Role, tables
 from operators import (
     DataQualityOperator,

@@ -1,6 +1,6 @@
 """Data Docs in the Airflow UI: a "Data Docs" entry under Browse, the GX site behind Airflow's login.
 
-The API server mounts ``app`` at ``/data-docs`` (``helpers.gx_context.DOCS_URL_PATH``): its home is
+The API server mounts ``app`` at ``/data-docs`` (``quality_gate.gx_context.DOCS_URL_PATH``): its home is
 each table's latest validation, and below it every page of the site the validation tasks publish
 (gx/uncommitted/data_docs/local_site/, GX's own index at ``index.html``), so the
 "Data Docs" button of each validation task (``operators.gx_validate.DataDocsLink``) and the links
@@ -26,12 +26,12 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from helpers.gx_context import DOCS_URL_PATH
+from quality_gate.gx_context import DOCS_URL_PATH
 
 if TYPE_CHECKING:
     from great_expectations.data_context import FileDataContext
 
-    from helpers.gx_context import LatestValidation
+    from quality_gate.gx_context import LatestValidation
 
 DOCS_DAG_ID = "sparkify_etl"
 """The DAG whose validations make the site: its readers may read Data Docs."""
@@ -132,14 +132,14 @@ access for its scripts). Edit suites with <code>./sparkify gx</code>.</p>
 
 @functools.cache
 def _context() -> FileDataContext:
-    from helpers import gx_context
+    from quality_gate import gx_context
 
     return gx_context.file_context()
 
 
 def site_dir() -> Path:
     """The Data Docs site's folder, built first if it has no index yet."""
-    from helpers import gx_context
+    from quality_gate import gx_context
 
     site = gx_context.docs_site_dir(_context())
     if not (site / "index.html").is_file():
@@ -148,7 +148,7 @@ def site_dir() -> Path:
 
 
 def _latest_validations() -> list[LatestValidation]:
-    from helpers import gx_context
+    from quality_gate import gx_context
 
     return gx_context.latest_validations(_context())
 

@@ -10,7 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from helpers.audit_area import in_audit_area, quarantine_note
 from helpers.db import Step, TimeSlice, run_in_transaction
-from helpers.quality_checks import COMPARATORS, SqlCheck
+from quality_gate.sql_checks import COMPARATORS, SqlCheck
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -76,7 +76,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         self.data_docs_url: str | None = None
 
     def execute(self, context: Context) -> None:
-        from helpers import gx_context
+        from quality_gate import gx_context
         from helpers.audit_area import checked_area, quarantine_note
 
         gx_context.quiet_gx()  # before GX is first imported
@@ -145,14 +145,14 @@ class _RecordedRun:
 
     def docs_url(self, page: Path) -> str:
         """``page``'s URL in the Airflow UI."""
-        from helpers import gx_context
+        from quality_gate import gx_context
         from helpers.airflow_ui import base_url
 
         return gx_context.docs_url(page, gx_context.docs_site_dir(self.context), base_url())
 
     def pages(self) -> list[str]:
         """URLs of the Data Docs pages of the validations run."""
-        from helpers import gx_context
+        from quality_gate import gx_context
 
         return [self.docs_url(page) for page in gx_context.docs_pages(self.context, self.result)]
 

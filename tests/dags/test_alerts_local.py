@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from helpers import gx_context
+from quality_gate import gx_context
 from local_stack.airflow import alert_env
 from local_stack.process import free_port
 from tests.dags.test_sparkify_etl_local import airflow_env, assert_succeeded, run_dag

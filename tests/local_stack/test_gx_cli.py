@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import gx_context
+from quality_gate import gx_context
 from local_stack import gx_cli
 
 COMMANDS = ("list", "show", "edit", "add", "remove", "validate", "docs", "build")

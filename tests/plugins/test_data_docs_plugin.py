@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import data_docs_plugin
-from helpers.gx_context import DOCS_URL_PATH, LatestValidation
+from quality_gate.gx_context import DOCS_URL_PATH, LatestValidation
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from helpers import gx_context
+from quality_gate import gx_context
 from local_stack import cli
 from tests.ui.ui_helpers import DAG_ID, UiStack
 

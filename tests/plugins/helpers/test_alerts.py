@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from helpers import alerts
 from helpers.alerts import FailedTask, Finding, RunReport
 from helpers.audit_area import quarantine_note
-from helpers.quality_checks import SqlCheck
+from quality_gate.sql_checks import SqlCheck
 from local_stack.airflow import alert_env
 from local_stack.process import free_port
 from operators import data_quality
@@ -35,7 +35,7 @@ def gx_result():
     import great_expectations as gx
     import pandas as pd
 
-    from helpers.gx_context import quiet_gx
+    from quality_gate.gx_context import quiet_gx
 
     quiet_gx()
     context = gx.get_context(mode="ephemeral")

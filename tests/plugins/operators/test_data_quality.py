@@ -3,7 +3,7 @@
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from helpers.quality_checks import SqlCheck, table_checks
+from quality_gate.sql_checks import SqlCheck, table_checks
 from operators import data_quality
 from operators.data_quality import DataQualityOperator
 

@@ -16,7 +16,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from sqlalchemy.engine import make_url
 
-from helpers import gx_context
+from quality_gate import gx_context
 from helpers.audit_area import AUDIT_AREA
 from operators.gx_validate import DataDocsLink, GXValidateTableOperator, _warehouse_url
 
@@ -199,7 +199,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, chain
 
-from helpers.gx_context import file_context, table_checkpoint
+from quality_gate.gx_context import file_context, table_checkpoint
 from operators.gx_validate import GXValidateTableOperator
 
 with DAG("gx_gate", schedule=None, start_date=datetime(2018, 11, 1),

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 import yaml
 
-from helpers import gx_context, json_copy
+from quality_gate import gx_context, json_copy
 from helpers.db import quote_column
 from local_stack import gx_cli
 from tests.plugins import pipeline_day
