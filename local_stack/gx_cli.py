@@ -30,7 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from quality_gate import gx_context  # plugins/helpers: local_stack puts plugins/ on sys.path
+from quality_gate import gx_context  # from plugins/: local_stack puts it on sys.path
 from helpers.audit_area import area_day, checked_area
 
 if TYPE_CHECKING:

@@ -151,7 +151,7 @@ def publish_steps(
         steps += publish_table_steps(
             area=area, table=spec.name, published_table=published(spec.name), mode=mode, keys=spec.keys,
             slice_column=spec.slice_column, time_slice=time_slice,
-            columns=spec.load.columns if spec.load else (), merge_order=spec.load.merge_order if spec.load else None,
+            load=spec.load,
         )
         changed.append(spec.name)
     if MANIFEST_TABLE in in_area_now:

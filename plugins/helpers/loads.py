@@ -9,9 +9,10 @@ Both halves of each mode are here (``helpers.audit_area`` explains the audit are
 | upsert | ``<area>.<table>__changes``: the rows that win against the published ones and differ from them; the view ``<area>.<table>``: the table after publish | merges the changes again with the table as it is then, replaces or inserts the winners |
 
 Merging: the SELECT's rows and the published row of the same key compete; the first by
-``TableLoad.merge_order`` wins, a tie going to the SELECT's row (without a merge order the newest
-load always wins). Publish merges again because a parallel run of another day may have published
-since the audit: whatever order days are published in, the winner is the same.
+``TableLoad.ranking`` wins: the newest by its recency column, the SELECT's row on a tie (a day
+loaded again replaces what its earlier load wrote), then its merge order (without either, the
+newest load always wins). Publish merges again because a parallel run of another day may have
+published since the audit: whatever order days are published in, the winner is the same.
 """
 
 from __future__ import annotations
@@ -69,18 +70,18 @@ def build_load_steps(
         steps = [
             Statement(f"DROP TABLE IF EXISTS {target}"),
             Statement(f"CREATE TABLE {target} (LIKE {published_table})"),
-            Statement(f"INSERT INTO {target} ({columns})\n{load.select}", params),
+            Statement(f"INSERT INTO {target} ({columns})\n{load.sql()}", params),
         ]
         written = target
     else:
         changes = quote_table(f"{area}.{changes_table(table)}")
         incoming = quote_table(f"{table}__incoming")
-        winners = _merge_winners(incoming, published_table, load.columns, keys, load.merge_order)
+        winners = _merge_winners(incoming, published_table, load, keys)
         steps = [
             Statement(f"DROP VIEW IF EXISTS {target}"),
             Statement(f"DROP TABLE IF EXISTS {changes}"),
             Statement(f"CREATE TEMPORARY TABLE {incoming} (LIKE {published_table})"),
-            Statement(f"INSERT INTO {incoming} ({columns})\n{load.select}", params),
+            Statement(f"INSERT INTO {incoming} ({columns})\n{load.sql()}", params),
             Statement(f"CREATE TABLE {changes} (LIKE {published_table})"),
             Statement(f"INSERT INTO {changes} ({columns})\n{winners}\nEXCEPT\nSELECT {columns} FROM {published_table}"),
             Statement(f"CREATE VIEW {target} AS\n{_after_publish(changes, published_table, load.columns, keys)}"),
@@ -101,8 +102,7 @@ def publish_table_steps(
     keys: tuple[str, ...] = (),
     slice_column: str | None = None,
     time_slice: TimeSlice | None = None,
-    columns: tuple[str, ...] = (),
-    merge_order: str | None = None,
+    load: TableLoad | None = None,
 ) -> list[Statement]:
     """Move what ``area`` holds for ``table`` into ``published_table``: part of publish's one transaction.
 
@@ -124,13 +124,13 @@ def publish_table_steps(
         return [Statement(f"DELETE FROM {published_table}"), Statement(f"INSERT INTO {published_table} SELECT * FROM {staged}")]
     if mode is LoadMode.UPSERT:
         changes = quote_table(f"{area}.{changes_table(table)}")
-        if not keys or not columns:
-            raise ValueError(f"Publishing {table}: mode 'upsert' needs its key and load columns.")
+        if not keys or load is None:
+            raise ValueError(f"Publishing {table}: mode 'upsert' needs its key and its load.")
         winners = quote_table(f"{table}__publish")
-        merged = _merge_winners(changes, published_table, columns, keys, merge_order)
+        merged = _merge_winners(changes, published_table, load, keys)
         return [
             Statement(f"CREATE TEMPORARY TABLE {winners} (LIKE {published_table})"),
-            Statement(f"INSERT INTO {winners} ({_column_list(columns)})\n{merged}"),
+            Statement(f"INSERT INTO {winners} ({_column_list(load.columns)})\n{merged}"),
             Statement(f"DELETE FROM {published_table} USING {winners} WHERE {_key_match(published_table, winners, keys)}"),
             Statement(f"INSERT INTO {published_table} SELECT * FROM {winners}"),
             Statement(f"DROP TABLE {winners}"),
@@ -138,13 +138,11 @@ def publish_table_steps(
     raise ValueError(f"Unknown load mode {mode!r}.")
 
 
-def _merge_winners(
-    candidates: str, published_table: str, columns: tuple[str, ...], keys: tuple[str, ...], merge_order: str | None
-) -> str:
+def _merge_winners(candidates: str, published_table: str, load: TableLoad, keys: tuple[str, ...]) -> str:
     """The rows of ``candidates`` that win the merge with the published rows of their keys."""
-    column_list = _column_list(columns)
+    column_list = _column_list(load.columns)
     partition = ", ".join(quote_column(key) for key in keys)
-    order = f"{merge_order}, merge_source" if merge_order else "merge_source"
+    order = load.ranking(source="merge_source")
     return f"""SELECT {column_list}
 FROM (
     SELECT candidate.*, ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {order}) AS merge_rank

@@ -1,14 +1,19 @@
 """The SELECTs that build the star schema from the staging tables.
 
-Each load is a ``TableLoad``: the target's columns and a SELECT producing them, in that order. Loads
-of day-partitioned data take the run's slice as two positional parameters ``%s`` (start inclusive,
-end exclusive, both naive UTC timestamps); a literal ``%`` must therefore be written ``%%``.
-The SQL is the common subset of Amazon Redshift and PostgreSQL, so both targets run it unchanged.
+Each load is a ``TableLoad``: the target's columns and a SELECT producing them, in that order and
+named like them. A load of day-partitioned data restricts its rows with the placeholder
+``{in_slice}``, which ``TableLoad.sql()`` turns into the run's slice as two positional parameters
+``%s`` (start inclusive, end exclusive, both naive UTC timestamps), so a literal ``%`` must be
+written ``%%``; the quality gate recomputes the same SELECT over other ranges
+(``quality_gate.reconciliation``). The SQL is the common subset of Amazon Redshift and PostgreSQL,
+so both targets run it unchanged; a run runs it in its audit area (helpers.audit_area).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+IN_SLICE = "{in_slice}"
 
 
 @dataclass(frozen=True)
@@ -17,10 +22,49 @@ class TableLoad:
 
     columns: tuple[str, ...]
     select: str
-    sliced: bool = False
-    """True when ``select`` takes the run's slice (start, end) as its two parameters."""
+    slice_on: str | None = None
+    """The expression the run's slice bounds, where ``select`` says ``{in_slice}``; None: not sliced."""
+    recency: str | None = None
+    """Upserts: the column whose newest value wins when rows compete for one key (helpers.loads)."""
     merge_order: str | None = None
-    """Upserts: ORDER BY of the rows competing for one key, the first wins (helpers.loads); None: the newest load."""
+    """Upserts: ORDER BY breaking the ties left among the load's own rows for one key, the first wins."""
+
+    def __post_init__(self) -> None:
+        if (IN_SLICE in self.select) != (self.slice_on is not None):
+            raise ValueError(f"A sliced load's SELECT says {IN_SLICE} and names slice_on; this one: {self.select[:80]!r}")
+
+    @property
+    def sliced(self) -> bool:
+        return self.slice_on is not None
+
+    def sql(self) -> str:
+        """The SELECT of a run: its slice's start and end as the two parameters."""
+        return self.between("%s", "%s")
+
+    def between(self, start: str, end: str) -> str:
+        """The SELECT over [start, end), two SQL expressions (a load that is not sliced: all of it)."""
+        if self.slice_on is None:
+            return self.select
+        return self.select.replace(IN_SLICE, f"{self.slice_on} >= {start} AND {self.slice_on} < {end}")
+
+    def ranking(self, source: str | None = None) -> str:
+        """ORDER BY of the rows competing for one key, the first wins: the newest (``recency``), then
+        ``merge_order``. With ``source`` (0 for the load's rows, 1 for the table's) the load's row wins
+        a tie in recency (a day loaded again replaces its rows) and, without recency, any tie; without
+        either, the load's row always wins.
+        """
+        terms = [f"{self.recency} DESC"] if self.recency else []
+        if source and self.recency:
+            terms.append(source)
+        if self.merge_order:
+            terms.append(self.merge_order)
+        if source and not self.recency:
+            terms.append(source)
+        return ", ".join(terms)
+
+    def everything(self) -> str:
+        """The SELECT over every staged row."""
+        return self.select.replace(IN_SLICE, "1 = 1")
 
 
 # One row per NextSong event of the slice. The song is matched on title, artist name and duration
@@ -32,15 +76,15 @@ SONGPLAYS = TableLoad(
     ),
     select="""
 SELECT MD5(e.userid || '|' || CAST(e.sessionid AS VARCHAR) || '|' || CAST(e.iteminsession AS VARCHAR)
-           || '|' || TO_CHAR(e.ts, 'YYYY-MM-DD HH24:MI:SS.MS')),
-       e.ts,
-       CAST(e.userid AS INTEGER),
-       e.level,
-       s.song_id,
-       s.artist_id,
-       e.sessionid,
-       e.location,
-       e.useragent
+           || '|' || TO_CHAR(e.ts, 'YYYY-MM-DD HH24:MI:SS.MS')) AS songplay_id,
+       e.ts AS start_time,
+       CAST(e.userid AS INTEGER) AS user_id,
+       e.level AS level,
+       s.song_id AS song_id,
+       s.artist_id AS artist_id,
+       e.sessionid AS session_id,
+       e.location AS location,
+       e.useragent AS user_agent
 FROM staging_events e
 LEFT JOIN (
     SELECT title, artist_name, duration, song_id, artist_id,
@@ -53,23 +97,25 @@ LEFT JOIN (
     AND s.rank_in_match = 1
 WHERE e.page = 'NextSong'
   AND e.userid <> ''
-  AND e.ts >= %s AND e.ts < %s
+  AND {in_slice}
 """.strip(),
-    sliced=True,
+    slice_on="e.ts",
 )
 
 # A candidate row per event of the slice with a user; the user's latest event wins against the
-# others and against the row already in users (merge_order), so loading days in any order
-# (parallel backfills) keeps each user's latest level.
+# others and against the row already in users (recency), so loading days in any order (parallel
+# backfills) keeps each user's latest level; events at the same time are told apart by merge_order.
 USERS = TableLoad(
     columns=("user_id", "first_name", "last_name", "gender", "level", "last_seen_at"),
     select="""
-SELECT CAST(userid AS INTEGER), firstname, lastname, gender, level, ts
+SELECT CAST(userid AS INTEGER) AS user_id, firstname AS first_name, lastname AS last_name, gender, level,
+       ts AS last_seen_at
 FROM staging_events
-WHERE userid <> '' AND ts >= %s AND ts < %s
+WHERE userid <> '' AND {in_slice}
 """.strip(),
-    sliced=True,
-    merge_order="last_seen_at DESC, level DESC, first_name, last_name",
+    slice_on="ts",
+    recency="last_seen_at",
+    merge_order="level DESC, first_name, last_name",
 )
 
 SONGS = TableLoad(
@@ -92,7 +138,8 @@ WHERE duplicate = 1
 ARTISTS = TableLoad(
     columns=("artist_id", "name", "location", "latitude", "longitude"),
     select="""
-SELECT artist_id, artist_name, artist_location, artist_latitude, artist_longitude
+SELECT artist_id, artist_name AS name, artist_location AS location, artist_latitude AS latitude,
+       artist_longitude AS longitude
 FROM (
     SELECT artist_id, artist_name, artist_location, artist_latitude, artist_longitude,
            ROW_NUMBER() OVER (
@@ -112,14 +159,14 @@ TIME = TableLoad(
     columns=("start_time", "hour", "day", "week", "month", "year", "weekday"),
     select="""
 SELECT DISTINCT start_time,
-       CAST(EXTRACT(hour FROM start_time) AS INTEGER),
-       CAST(EXTRACT(day FROM start_time) AS INTEGER),
-       CAST(EXTRACT(week FROM start_time) AS INTEGER),
-       CAST(EXTRACT(month FROM start_time) AS INTEGER),
-       CAST(EXTRACT(year FROM start_time) AS INTEGER),
-       CAST(EXTRACT(dow FROM start_time) AS INTEGER)
+       CAST(EXTRACT(hour FROM start_time) AS INTEGER) AS hour,
+       CAST(EXTRACT(day FROM start_time) AS INTEGER) AS day,
+       CAST(EXTRACT(week FROM start_time) AS INTEGER) AS week,
+       CAST(EXTRACT(month FROM start_time) AS INTEGER) AS month,
+       CAST(EXTRACT(year FROM start_time) AS INTEGER) AS year,
+       CAST(EXTRACT(dow FROM start_time) AS INTEGER) AS weekday
 FROM songplays
-WHERE start_time >= %s AND start_time < %s
+WHERE {in_slice}
 """.strip(),
-    sliced=True,
+    slice_on="start_time",
 )

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlparse
 from helpers.tables import TABLES, TableSpec
 
 if TYPE_CHECKING:
-    from great_expectations import Checkpoint
+    from great_expectations import Checkpoint, ExpectationSuite
     from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.core.batch_definition import BatchDefinition
     from great_expectations.data_context import FileDataContext
@@ -120,6 +120,7 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
             raise FileNotFoundError(
                 f"Table {spec.name}: its suite file {gx_dir / 'expectations' / spec.suite}.json is missing."
             ) from None
+        _sync_reconciliations(suite, spec)
         batch_definition = _batch_definition(datasource, spec)
         validation = _get_or_add(
             context.validation_definitions,
@@ -142,6 +143,33 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
     for asset in [asset for asset in datasource.assets if asset.name not in wanted]:
         datasource.delete_asset(asset.name)
     return context
+
+
+def _sync_reconciliations(suite: ExpectationSuite, spec: TableSpec) -> None:
+    """Give ``suite`` the reconciliation expectations of ``spec``'s load, replacing the ones made before.
+
+    Unchanged ones are kept as they are (ids included), so building again changes no file.
+    """
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from quality_gate.reconciliation import MARK, reconciliations
+
+    def generated(expectation: Any) -> bool:
+        return (expectation.meta or {}).get("sparkify") == MARK["sparkify"]
+
+    def essence(config: dict) -> tuple:
+        return config["type"], config["kwargs"], config.get("description"), str(config.get("severity"))
+
+    wanted = [reconciliation.expectation() for reconciliation in reconciliations(spec)]
+    present = [expectation for expectation in suite.expectations if generated(expectation)]
+    present_configs = [expectation.configuration.to_json_dict() for expectation in present]
+    if sorted(map(repr, map(essence, present_configs))) == sorted(map(repr, map(essence, wanted))):
+        return
+    for expectation in present:
+        suite.delete_expectation(expectation)
+    for config in wanted:
+        suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
+    suite.save()
 
 
 def _datasource(context: FileDataContext, kind: str | None) -> SQLDatasource:

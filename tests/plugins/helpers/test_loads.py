@@ -12,9 +12,9 @@ AREA = "audit_20181105_1a2b3c4d"
 DAY = TimeSlice.parse("2018-11-05", "2018-11-06")
 DAY_PARAMS = (datetime(2018, 11, 5), datetime(2018, 11, 6))
 CATALOG = TableLoad(columns=("song_id", "title"), select="SELECT song_id, title FROM staging_songs")
-DAILY = TableLoad(columns=("start_time",), select="SELECT ts FROM staging_events WHERE ts >= %s AND ts < %s", sliced=True)
+DAILY = TableLoad(columns=("start_time",), select="SELECT ts FROM staging_events WHERE {in_slice}", slice_on="ts")
 LATEST = TableLoad(columns=("user_id", "level", "seen"), select="SELECT uid, level, ts FROM staging_events",
-                   merge_order="seen DESC")
+                   recency="seen", merge_order="level DESC")
 
 
 def render(steps):
@@ -56,7 +56,7 @@ def test_upsert_keeps_the_rows_that_win_the_merge_and_change_something_and_a_vie
         f'INSERT INTO "{AREA}"."users__changes" ({columns})\n'
         f"SELECT {columns}\n"
         "FROM (\n"
-        '    SELECT candidate.*, ROW_NUMBER() OVER (PARTITION BY "user_id" ORDER BY seen DESC, merge_source) AS merge_rank\n'
+        '    SELECT candidate.*, ROW_NUMBER() OVER (PARTITION BY "user_id" ORDER BY seen DESC, merge_source, level DESC) AS merge_rank\n'
         "    FROM (\n"
         f'        SELECT {columns}, 0 AS merge_source FROM "users__incoming"\n'
         "        UNION ALL\n"
@@ -93,11 +93,11 @@ def test_publishing_a_slice_replaces_it():
 
 def test_publishing_an_upsert_merges_its_changes_again_with_the_table_as_it_is_now():
     steps = publish_table_steps(area=AREA, table="users", published_table='"public"."users"', mode=LoadMode.UPSERT,
-                                keys=("user_id",), columns=("user_id", "level", "seen"), merge_order="seen DESC")
+                                keys=("user_id",), load=LATEST)
     sql = [statement for statement, _ in render(steps)]
     assert sql[0] == 'CREATE TEMPORARY TABLE "users__publish" (LIKE "public"."users")'
     assert sql[1].startswith('INSERT INTO "users__publish" ("user_id", "level", "seen")\nSELECT "user_id", "level", "seen"\n')
-    assert f'0 AS merge_source FROM "{AREA}"."users__changes"' in sql[1] and "ORDER BY seen DESC, merge_source" in sql[1]
+    assert f'0 AS merge_source FROM "{AREA}"."users__changes"' in sql[1] and "ORDER BY seen DESC, merge_source, level DESC" in sql[1]
     assert sql[2:] == [
         'DELETE FROM "public"."users" USING "users__publish" WHERE "public"."users"."user_id" = "users__publish"."user_id"',
         'INSERT INTO "public"."users" SELECT * FROM "users__publish"',
@@ -105,10 +105,28 @@ def test_publishing_an_upsert_merges_its_changes_again_with_the_table_as_it_is_n
     ]
 
 
+def test_the_ranking_puts_the_newest_first_then_the_loads_row_then_the_merge_order():
+    assert LATEST.ranking() == "seen DESC, level DESC"
+    assert LATEST.ranking(source="src") == "seen DESC, src, level DESC"
+    by_order = TableLoad(columns=("k",), select="SELECT k FROM t", merge_order="k DESC")
+    assert by_order.ranking(source="src") == "k DESC, src"
+    assert CATALOG.ranking(source="src") == "src" and CATALOG.ranking() == ""
+
+
 def test_without_a_merge_order_the_newest_load_wins():
     steps = publish_table_steps(area=AREA, table="songs", published_table='"public"."songs"', mode=LoadMode.UPSERT,
-                                keys=("song_id",), columns=("song_id", "title"))
+                                keys=("song_id",), load=CATALOG)
     assert 'ORDER BY merge_source) AS merge_rank' in steps[1].sql
+
+
+def test_a_sliced_select_names_its_slice_and_can_run_over_any_range():
+    assert DAILY.sql() == "SELECT ts FROM staging_events WHERE ts >= %s AND ts < %s"
+    assert DAILY.between("'2018-11-01'", "'2018-12-01'") == (
+        "SELECT ts FROM staging_events WHERE ts >= '2018-11-01' AND ts < '2018-12-01'")
+    assert DAILY.everything() == "SELECT ts FROM staging_events WHERE 1 = 1"
+    assert CATALOG.between("a", "b") == CATALOG.everything() == CATALOG.select
+    with pytest.raises(ValueError, match="A sliced load's SELECT says {in_slice} and names slice_on"):
+        TableLoad(columns=("ts",), select="SELECT ts FROM staging_events", slice_on="ts")
 
 
 @pytest.mark.parametrize(

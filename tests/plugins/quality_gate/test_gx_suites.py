@@ -19,7 +19,8 @@ import psycopg
 import pytest
 import yaml
 
-from quality_gate import gx_context, json_copy
+from helpers import json_copy
+from quality_gate import gx_context
 from helpers.db import quote_column
 from local_stack import gx_cli
 from tests.plugins import pipeline_day
@@ -155,13 +156,18 @@ class Fault:
     family: str
     sql: str
     fails: str
-    """The only table whose suite must fail."""
+    """The table whose suite must fail with ``expectation``."""
     expectation: str
     about: str
     """The failed expectation's column, or words of its description."""
+    also: tuple[str, ...] = ()
+    """Other tables whose suites catch it too (their reconciliation with the staged rows); no other may fail."""
 
 
 ONE_EVENT_OF_THE_DAY = "SELECT MIN(ts) FROM staging_events WHERE ts >= '2018-11-21'"
+ONE_PLAY_OF_THE_DAY = "SELECT MIN(songplay_id) FROM songplays WHERE start_time >= '2018-11-21'"
+ONE_MATCHED_PLAY = "SELECT MIN(songplay_id) FROM songplays WHERE start_time >= '2018-11-21' AND song_id IS NOT NULL"
+COMPUTED = "its load computes"
 FAULTS = [
     Fault("not null", "UPDATE users SET level = NULL WHERE user_id = (SELECT MIN(user_id) FROM users)",
           "users", "expect_column_values_to_not_be_null", "level"),
@@ -175,10 +181,8 @@ FAULTS = [
           "songs", "expect_column_values_to_be_between", "duration"),
     Fault("referential integrity",
           "DELETE FROM users WHERE user_id = (SELECT MIN(user_id) FROM songplays WHERE start_time >= '2018-11-21')",
-          "songplays", "unexpected_rows_expectation", "user is in users"),
-    Fault("referential integrity",
-          "UPDATE songplays SET song_id = 'SONOTINTHECATALOG' WHERE songplay_id = "
-          "(SELECT MIN(songplay_id) FROM songplays WHERE start_time >= '2018-11-21' AND song_id IS NOT NULL)",
+          "songplays", "unexpected_rows_expectation", "user is in users", also=("users",)),
+    Fault("referential integrity", f"UPDATE songplays SET song_id = 'SONOTINTHECATALOG' WHERE songplay_id = ({ONE_MATCHED_PLAY})",
           "songplays", "unexpected_rows_expectation", "song_id, when set, is in songs"),
     Fault("day volume",  # one more NextSong event staged for the day than songplays loaded
           "INSERT INTO staging_events SELECT artist, auth, firstname, gender, iteminsession + 1000, lastname, length, "
@@ -191,6 +195,34 @@ FAULTS = [
     Fault("time parts", "UPDATE \"time\" SET weekday = (weekday + 1) % 7 WHERE start_time = "
           "(SELECT MIN(start_time) FROM \"time\" WHERE start_time >= '2018-11-21')",
           "time", "unexpected_rows_expectation", "are those of start_time"),
+    # Discrepancies between layers: every value stays plausible, but no longer follows from the staged rows.
+    Fault("fact vs its event", f"UPDATE songplays SET session_id = session_id + 1 WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})",
+          "songplays", "unexpected_rows_expectation", COMPUTED),
+    Fault("fact vs its event", "UPDATE songplays SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED),
+    Fault("fact vs its event", "UPDATE songplays SET user_id = (SELECT MAX(user_id) FROM users) "
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED),
+    Fault("fact vs its event", "UPDATE songplays SET start_time = start_time + INTERVAL '1 second' "
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED,
+          also=("time",)),
+    Fault("required text", f"UPDATE songplays SET location = '' WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})",
+          "songplays", "expect_column_values_to_not_match_regex", "location"),
+    Fault("required text", f"UPDATE staging_events SET firstname = ' ' WHERE ts = ({ONE_EVENT_OF_THE_DAY})",
+          "staging_events", "expect_column_values_to_not_match_regex", "firstname"),
+    Fault("lost match", f"UPDATE songplays SET song_id = NULL, artist_id = NULL WHERE songplay_id = ({ONE_MATCHED_PLAY})",
+          "songplays", "unexpected_rows_expectation", COMPUTED),
+    Fault("wrong artist", "UPDATE songplays SET artist_id = (SELECT MIN(artist_id) FROM artists) "
+          f"WHERE songplay_id = ({ONE_MATCHED_PLAY})", "songplays", "unexpected_rows_expectation", "its song's artist"),
+    Fault("dimension missing a staged key",
+          "DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM artists WHERE artist_id NOT IN "
+          "(SELECT artist_id FROM songplays WHERE artist_id IS NOT NULL))",
+          "artists", "unexpected_rows_expectation", "the staged rows give", also=("songs",)),
+    Fault("dimension stale against the latest event",
+          "UPDATE users SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
+          "WHERE user_id = (SELECT MIN(user_id) FROM users)", "users", "unexpected_rows_expectation", "merge order"),
+    Fault("dimension stale against the latest event",
+          "UPDATE users SET last_seen_at = last_seen_at - INTERVAL '1 hour' WHERE user_id = (SELECT MIN(user_id) FROM users)",
+          "users", "unexpected_rows_expectation", "merge order"),
 ]
 
 
@@ -201,10 +233,10 @@ def _matches(failure: gx_context.FailedExpectation, fault: Fault) -> bool:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f"{f.family}-{f.fails}" for f in FAULTS])
-def test_a_fault_fails_only_its_tables_suite_and_the_cli_names_it(fault, validate, loaded_warehouse, gx_dir, capsys):
+def test_a_fault_fails_its_tables_suite_and_those_reconciled_with_it_and_the_cli_names_it(fault, validate, loaded_warehouse, gx_dir, capsys):
     execute(loaded_warehouse, fault.sql)
     outcome = validate()
-    assert {table for table, failures in outcome.items() if failures} == {fault.fails}
+    assert {table for table, failures in outcome.items() if failures} == {fault.fails, *fault.also}
     assert any(_matches(failure, fault) for failure in outcome[fault.fails]), outcome[fault.fails]
     assert not any(failure.error for failure in outcome[fault.fails])
 
@@ -225,7 +257,9 @@ def test_an_empty_table_fails_its_row_count(validate, loaded_warehouse):
 def test_day_partitioned_suites_see_only_the_days_rows(validate, loaded_warehouse, gx_dir, capsys):
     execute(loaded_warehouse, "UPDATE songplays SET level = 'gold' WHERE start_time >= '2018-11-21'")
     assert validate(["songplays"], date(2018, 11, 20)) == {"songplays": []}
-    assert [f.column for f in validate(["songplays"], DAY)["songplays"]] == ["level"]
+    failures = validate(["songplays"], DAY)["songplays"]
+    assert [f.column for f in failures if f.column] == ["level"]
+    assert [COMPUTED in f.description for f in failures if not f.column] == [True, True]  # both ways
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays", "--date", "2018-11-20"]) == 0
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays"]) == 1  # latest day: the 21st
     assert "warehouse-songplays-year_2018-month_11-day_21" in capsys.readouterr().out
@@ -246,10 +280,13 @@ def test_failure_report_names_table_expectations_observed_values_and_data_docs_p
     result = gx_context.run_checkpoint(context, "users")
     report = gx_context.failure_report("users", context, result)
     lines = report.splitlines()
-    assert lines[0].startswith("Table users: suite 'users' failed 1 of ") and lines[0].endswith("on batch warehouse-users:")
-    assert lines[1].startswith("  - [") and "expect_column_values_to_be_in_set (column gender): 2 of " in lines[1]
-    assert lines[1].endswith("rows unexpected (e.g. 'X', 'X')")
-    page = Path(lines[2].removeprefix("Data Docs: "))
+    assert lines[0].startswith("Table users: suite 'users' failed 2 of ") and lines[0].endswith("on batch warehouse-users:")
+    in_set, reconciled = sorted(lines[1:3], key=lambda line: "unexpected_rows_expectation" in line)
+    assert in_set.startswith("  - [") and "expect_column_values_to_be_in_set (column gender): 2 of " in in_set
+    assert in_set.endswith("rows unexpected (e.g. 'X', 'X')")
+    assert "unexpected_rows_expectation (Every users key the staged rows give" in reconciled  # with the staged rows
+    assert reconciled.endswith(": 2 unexpected row(s)")
+    page = Path(lines[3].removeprefix("Data Docs: "))
     assert page.is_file() and page.is_relative_to(gx_dir / "uncommitted/data_docs/local_site/validations/users")
 
 
