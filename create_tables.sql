@@ -100,3 +100,16 @@ CREATE TABLE IF NOT EXISTS staging_manifest (
     row_count   BIGINT        NOT NULL,
     loaded_at   TIMESTAMP     NOT NULL
 );
+
+-- The quality gate's history (plugins/quality_gate/history.py): each published day's metrics per
+-- day-partitioned table (row count, shares of set values, distinct counts, means, spreads), which the
+-- gate judges the next days by. Written by the run that published the day.
+CREATE TABLE IF NOT EXISTS quality_metrics (
+    day         DATE             NOT NULL,
+    table_name  VARCHAR(128)     NOT NULL,
+    metric      VARCHAR(256)     NOT NULL,
+    value       DOUBLE PRECISION,
+    run_id      VARCHAR(256)     NOT NULL,
+    recorded_at TIMESTAMP        NOT NULL,
+    PRIMARY KEY (day, table_name, metric)
+);

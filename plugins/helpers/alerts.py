@@ -9,8 +9,9 @@
   task pushed to XCom ``return_value``; failed checks listed in DataQualityOperator's message; Data
   Docs links) and, when the run failed after opening its audit area and before publishing, where
   its rows are kept (helpers.audit_area), then sends one message to every channel.
-- ``alert_succeeded_run`` is the DAG's ``on_success_callback``: a short digest, only when variable
-  ``sparkify_alert_on_success`` is true.
+- ``alert_succeeded_run`` is the DAG's ``on_success_callback``: an alert when a validation passed
+  with warnings (XCom ``sparkify_warnings``, e.g. a day out of its history's bounds), else a short
+  digest only when variable ``sparkify_alert_on_success`` is true.
 
 Channels are on when their connection exists; none is required. A channel that fails is logged and
 the others still send; nothing here raises into Airflow, so an alert never changes a run's result.
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FAILURE_XCOM = "sparkify_failure"
+WARNINGS_XCOM = "sparkify_warnings"
+"""What a validation that passed with warnings pushes (operators.gx_validate): its report."""
 SMTP_CONN_ID = "sparkify_alerts_smtp"
 SLACK_CONN_ID = "sparkify_alerts_slack"
 WEBHOOK_CONN_ID = "sparkify_alerts_webhook"
@@ -118,12 +121,17 @@ class RunReport:
     task_count: int = 0
     quarantine: str | None = None
     """Where the rows of a run that did not publish are kept, and how to query them."""
+    warnings: tuple[tuple[str, str], ...] = ()
+    """(task, report) of each validation that passed with warnings."""
 
     @property
     def day(self) -> str:
         return self.logical_date[:10] if self.logical_date else "no logical date"
 
     def subject(self) -> str:
+        if self.succeeded and self.warnings:
+            tasks = ", ".join(task for task, _ in self.warnings)
+            return f"[sparkify] {self.dag_id} succeeded with warnings for {self.day}: {tasks}"
         if self.succeeded:
             return f"[sparkify] {self.dag_id} succeeded for {self.day}"
         tasks = [task.task_id for task in self.failed]
@@ -142,7 +150,7 @@ class RunReport:
         ]
         if self.succeeded:
             lines.append(f"Tasks:        {self.task_count} finished")
-            return "\n".join(lines) + "\n"
+            return "\n".join([*lines, *self._warning_lines()]) + "\n"
         lines.append(f"Reason:       {self.reason or '-'}")
         if self.quarantine:
             lines += ["", self.quarantine]
@@ -157,7 +165,13 @@ class RunReport:
             lines.append(f"   Log: {task.log_url}")
         if self.not_run:
             lines += ["", f"Not run because of the failure: {', '.join(self.not_run)}"]
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, *self._warning_lines()]) + "\n"
+
+    def _warning_lines(self) -> list[str]:
+        lines = []
+        for task, report in self.warnings:
+            lines += ["", f"Warning from {task} (the run went on):", *(f"   {line}" for line in report.splitlines())]
+        return lines
 
     def html(self) -> str:
         """text() as HTML: monospace, links clickable."""
@@ -178,6 +192,9 @@ class RunReport:
             lines += [f"    Data Docs: {_slack_link(link)}" for link in task.data_docs]
         if self.not_run:
             lines.append(f"Not run: {_slack(', '.join(self.not_run))}")
+        for task, report in self.warnings:
+            lines.append(f":warning: *{_slack(task)}*")
+            lines += [f"> {_slack(line)}" for line in report.splitlines()[:15]]
         return "\n".join(lines)
 
     def document(self) -> dict[str, Any]:
@@ -305,6 +322,10 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
     def xcom(task_id: str, key: str) -> Any:
         return XCom.get_one(key=key, dag_id=dag_id, task_id=task_id, run_id=run_id, map_index=-1)
 
+    warnings = tuple(
+        (task_id, report) for task_id in sorted(task for task, state in states.items() if state == "success")
+        if (report := xcom(task_id, WARNINGS_XCOM))
+    )
     quarantine = None
     if not succeeded and states.get(OPEN_TASK_ID) == "success" and states.get(PUBLISH_TASK_ID) != "success":
         if area := xcom(OPEN_TASK_ID, "return_value"):
@@ -341,6 +362,7 @@ def collect(context: Context, *, succeeded: bool) -> RunReport:
         not_run=tuple(sorted(task for task, state in states.items() if state == "upstream_failed")),
         task_count=len(states),
         quarantine=quarantine,
+        warnings=warnings,
     )
 
 
@@ -455,18 +477,19 @@ def alert_failed_run(context: Context) -> None:
 
 
 def alert_succeeded_run(context: Context) -> None:
-    """DAG ``on_success_callback``: a digest, only when variable ``sparkify_alert_on_success`` is true."""
+    """DAG ``on_success_callback``: warnings of the gate, else a digest when ``sparkify_alert_on_success`` is true."""
     _alert(context, succeeded=True)
 
 
 def _alert(context: Context, *, succeeded: bool) -> None:
     try:
         with _execution_api(context):
-            if succeeded:
+            report = collect(context, succeeded=succeeded)
+            if succeeded and not report.warnings:
                 from airflow.sdk import Variable
 
                 if str(Variable.get(ON_SUCCESS_VARIABLE, default="false")).strip().lower() not in ("true", "1", "yes", "on"):
                     return
-            send(collect(context, succeeded=succeeded), context)
+            send(report, context)
     except Exception:
         log.exception("Alert for run %s of %s not sent", context.get("run_id"), getattr(context.get("dag"), "dag_id", "?"))

@@ -40,6 +40,8 @@ PUBLISHED_SCHEMA = "public"
 """The schema readers query: the star schema, the staging tables and ``staging_manifest``."""
 MANIFEST_TABLE = "staging_manifest"
 """What whole-table staging loads copied (operators.stage_redshift.Manifest); published with them."""
+METRICS_TABLE = "quality_metrics"
+"""The day's metrics the gate records (quality_gate.history); published with the run."""
 OPEN_TASK_ID = "open_audit_area"
 PUBLISH_TASK_ID = "publish"
 AUDIT_AREA = "{{ sparkify_audit_area(run_id, ds) }}"
@@ -92,8 +94,13 @@ def in_audit_area(area: str) -> Statement:
 
 
 def open_steps(area: str) -> list[Step]:
-    """Drop every audit area of the area's day (earlier runs' quarantine, this run's earlier try), create it."""
-    return [_DropAreasOfDay(checked_area(area)), Statement(f"CREATE SCHEMA {quote_table(area)}")]
+    """Drop every audit area of the area's day (earlier runs' quarantine, this run's earlier try), create it
+    with its table of the day's metrics (written by the parallel validations, so made once here)."""
+    return [
+        _DropAreasOfDay(checked_area(area)),
+        Statement(f"CREATE SCHEMA {quote_table(area)}"),
+        Statement(f"CREATE TABLE {in_area(area, METRICS_TABLE)} (LIKE {published(METRICS_TABLE)})"),
+    ]
 
 
 class _DropAreasOfDay:
@@ -135,8 +142,8 @@ def publish_steps(
     Published tables are locked in spec order first, so parallel publishes of different days queue
     up instead of deadlocking (on Redshift readers wait for the transaction too: ``Dialect.lock``).
     """
-    steps = [Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{spec.name}")) for spec in specs]
-    steps.append(Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{MANIFEST_TABLE}")))
+    steps = [Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{table}"))
+             for table in (*(spec.name for spec in specs), MANIFEST_TABLE, METRICS_TABLE)]
     changed = []
     for spec in specs:
         mode = _publish_mode(spec)
@@ -159,6 +166,13 @@ def publish_steps(
         steps += [
             Statement(f"DELETE FROM {manifest} WHERE table_name IN (SELECT table_name FROM {staged})"),
             Statement(f"INSERT INTO {manifest} SELECT * FROM {staged}"),
+        ]
+    if METRICS_TABLE in in_area_now:
+        metrics, recorded = published(METRICS_TABLE), in_area(area, METRICS_TABLE)
+        steps += [
+            Statement(f"DELETE FROM {metrics} USING {recorded} AS recorded WHERE {metrics}.day = recorded.day "
+                      f"AND {metrics}.table_name = recorded.table_name"),
+            Statement(f"INSERT INTO {metrics} SELECT * FROM {recorded}"),
         ]
     steps.append(Statement(f"DROP SCHEMA {quote_table(area)} CASCADE"))
     if dialect is Dialect.POSTGRES:  # fresh statistics for the next runs' joins (Redshift analyzes by itself)

@@ -14,6 +14,22 @@ from helpers.loads import LoadMode
 from helpers.sql_queries import TableLoad
 
 
+@dataclass(frozen=True)
+class History:
+    """Judge each day of a day-partitioned table against the days before it (quality_gate.history)."""
+
+    window_days: int = 14
+    """The trailing window, in days before the run's day."""
+    min_days: int = 7
+    """Days of history needed in the window before anything is judged."""
+    k: float = 5.0
+    """Bounds: median ± k × spread."""
+    distinct: tuple[str, ...] = ()
+    """Columns whose count of distinct values is judged (e.g. users)."""
+    shape: tuple[str, ...] = ()
+    """Numeric columns whose mean and standard deviation are judged."""
+
+
 class Role(str, Enum):
     STAGING = "staging"
     FACT = "fact"
@@ -39,6 +55,8 @@ class TableSpec:
     """Staging tables loaded whole: skip the copy while the source objects are unchanged."""
     suite: str | None = None
     """Great Expectations suite validating the table."""
+    history: History | None = None
+    """Day-partitioned tables: each day's metrics recorded and judged against the days before."""
 
 
 # The day a run loads: its logical date, in UTC, as [ds, ds + 1 day).
@@ -54,6 +72,7 @@ TABLES: tuple[TableSpec, ...] = (
         timeformat="epochmillisecs",
         slice_column="ts",
         suite="staging_events",
+        history=History(distinct=("userid",), shape=("length",)),
     ),
     TableSpec("staging_songs", Role.STAGING, s3_key="song_data/", skip_unchanged=True, suite="staging_songs"),
     TableSpec(
@@ -64,6 +83,7 @@ TABLES: tuple[TableSpec, ...] = (
         mode=LoadMode.APPEND,
         slice_column="start_time",
         suite="songplays",
+        history=History(distinct=("user_id",)),
     ),
     TableSpec("users", Role.DIMENSION, keys=("user_id",), load=sql_queries.USERS, mode=LoadMode.UPSERT, suite="users"),
     TableSpec("songs", Role.DIMENSION, keys=("song_id",), load=sql_queries.SONGS, mode=LoadMode.UPSERT, suite="songs"),

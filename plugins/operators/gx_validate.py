@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
+
+from helpers.alerts import WARNINGS_XCOM
 from airflow.sdk.log import mask_secret
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from great_expectations_provider.operators.validate_checkpoint import GXValidateCheckpointOperator
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from great_expectations import Checkpoint
     from great_expectations.checkpoint.checkpoint import CheckpointResult
     from great_expectations.data_context import AbstractDataContext
+
+    from quality_gate.history import Judgement
 
 
 class DataDocsLink(BaseOperatorLink):
@@ -43,10 +47,15 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
     area first (helpers.audit_area): it validates the run's rows before anything is published, and
     the validation's run name in Data Docs names the area.
 
-    A failed expectation is a fact about the data: AirflowFailException, whose message names the
-    table, each failed expectation with its observed value, and the validation's Data Docs page.
-    An expectation that could not be evaluated (lost connection, bad SQL) raises AirflowException,
-    which is retried. Data Docs links point at the Airflow UI (plugins/data_docs_plugin.py serves
+    A failed critical expectation is a fact about the data: AirflowFailException, whose message
+    names the table, each failed expectation with its observed value, and the validation's Data
+    Docs page. Failed warnings (their ``severity`` in the suite) are reported in the log, Data Docs
+    and XCom ``sparkify_warnings`` (the run's alert), and the task succeeds. An expectation that
+    could not be evaluated (lost connection, bad SQL) raises AirflowException, which is retried.
+
+    A table with ``history`` in the table spec is first measured on the run's day and bounded by the
+    published days before it (quality_gate.history); the bounds go to the suite as parameters and
+    the day's metrics are recorded in the audit area, published with the run. Data Docs links point at the Airflow UI (plugins/data_docs_plugin.py serves
     the site there), so the task's "Data Docs" button and the alerts open the validation's page.
 
     :param table: the validated table (its checkpoint is named after it).
@@ -76,8 +85,8 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         self.data_docs_url: str | None = None
 
     def execute(self, context: Context) -> None:
-        from quality_gate import gx_context
         from helpers.audit_area import checked_area, quarantine_note
+        from quality_gate import gx_context
 
         gx_context.quiet_gx()  # before GX is first imported
         from great_expectations.exceptions.exceptions import NoAvailableBatchesError
@@ -95,6 +104,10 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
             gx_context.set_warehouse_url(url)
             if self.audit_area:
                 gx_context.read_audit_area_first(data_context, checked_area(self.audit_area))
+            run.judgement = gx_context.judge_history(data_context, gx_context.table_spec(self.table), day,
+                                                     record_in=self.audit_area, run_id=context.get("run_id") or "")
+            if run.judgement:
+                self.log.info("%s", run.judgement.summary)
             return configure_checkpoint(data_context)
 
         note = "\n" + quarantine_note(self.audit_area, self.run_day) if self.audit_area else ""
@@ -107,17 +120,21 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         except GXValidationFailed:
             if run.result is None:
                 raise
-            report = gx_context.failure_report(self.table, run.context, run.result, link=run.docs_url) + note
+            report = gx_context.failure_report(self.table, run.context, run.result, link=run.docs_url,
+                                               notes=[run.judgement.summary] if run.judgement else [])
             if any(failure.error for failure in gx_context.failed_expectations(run.result)):
-                raise AirflowException(report) from None
-            raise AirflowFailException(report) from None
+                raise AirflowException(report + note) from None
+            if gx_context.has_critical_failure(run.result):
+                raise AirflowFailException(report + note) from None
+            self.log.warning("%s", report)
+            context["ti"].xcom_push(key=WARNINGS_XCOM, value=report)
+            return
         finally:
             self.configure_checkpoint = configure_checkpoint
             if run.result is not None:
                 self.data_docs_url = next(iter(run.pages()), None)
-        self.log.info("Table %s passed its suite on batch %s. Data Docs: %s",
-                      self.table, ", ".join(gx_context.batch_ids(run.result)), ", ".join(run.pages()))
-
+        self.log.info("Table %s passed its suite on batch %s. Data Docs: %s", self.table,
+                      ", ".join(gx_context.batch_ids(run.result)), ", ".join(run.pages()))
 
 class _RecordedRun:
     """Stands in for the checkpoint the provider runs, keeping its context and result for the report."""
@@ -125,6 +142,8 @@ class _RecordedRun:
     def __init__(self, configure_checkpoint: Callable[[AbstractDataContext], Checkpoint], run_name: str | None) -> None:
         self._configure_checkpoint = configure_checkpoint
         self._run_name = run_name
+        self.judgement: Judgement | None = None
+        """The day's history judgement, made once the warehouse is set (quality_gate.history)."""
         self._checkpoint: Checkpoint | None = None
         self.context: AbstractDataContext | None = None
         self.result: CheckpointResult | None = None
@@ -135,9 +154,13 @@ class _RecordedRun:
         return self
 
     def run(self, **kwargs: Any) -> CheckpointResult:
-        """The checkpoint's run, named ``run_name`` in Data Docs when one is given."""
+        """The checkpoint's run with the history's bounds as suite parameters, named ``run_name`` in Data Docs
+        when one is given."""
         from great_expectations.core.run_identifier import RunIdentifier
 
+        if self.judgement:
+            kwargs["expectation_parameters"] = {**(kwargs.get("expectation_parameters") or {}),
+                                                **self.judgement.parameters}
         if self._run_name:
             kwargs["run_id"] = RunIdentifier(run_name=self._run_name, run_time=datetime.now(timezone.utc))
         self.result = self._checkpoint.run(**kwargs)

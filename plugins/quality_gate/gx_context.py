@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
+from helpers.db import quote_column, quote_table
 from helpers.tables import TABLES, TableSpec
+from quality_gate import history, reconciliation
 
 if TYPE_CHECKING:
     from great_expectations import Checkpoint, ExpectationSuite
@@ -120,7 +122,9 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
             raise FileNotFoundError(
                 f"Table {spec.name}: its suite file {gx_dir / 'expectations' / spec.suite}.json is missing."
             ) from None
-        _sync_reconciliations(suite, spec)
+        _sync_generated(suite, reconciliation.MARK, [item.expectation() for item in reconciliation.reconciliations(spec)])
+        _sync_generated(suite, history.MARK,
+                        history.expectations(spec, _columns(datasource, spec.name)) if spec.history else [])
         batch_definition = _batch_definition(datasource, spec)
         validation = _get_or_add(
             context.validation_definitions,
@@ -145,31 +149,39 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
     return context
 
 
-def _sync_reconciliations(suite: ExpectationSuite, spec: TableSpec) -> None:
-    """Give ``suite`` the reconciliation expectations of ``spec``'s load, replacing the ones made before.
+def _sync_generated(suite: ExpectationSuite, mark: dict[str, str], wanted: list[dict]) -> None:
+    """Give ``suite`` the ``wanted`` expectations, replacing the ones marked ``mark`` (meta) made before.
 
-    Unchanged ones are kept as they are (ids included), so building again changes no file.
+    The expectations made from the table spec (reconciliation, history) are marked so; unchanged ones
+    are kept as they are, ids included, so building again changes no file.
     """
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    from quality_gate.reconciliation import MARK, reconciliations
+    def essence(config: dict) -> str:
+        return repr((config["type"], config["kwargs"], config.get("description"), str(config.get("severity"))))
 
-    def generated(expectation: Any) -> bool:
-        return (expectation.meta or {}).get("sparkify") == MARK["sparkify"]
-
-    def essence(config: dict) -> tuple:
-        return config["type"], config["kwargs"], config.get("description"), str(config.get("severity"))
-
-    wanted = [reconciliation.expectation() for reconciliation in reconciliations(spec)]
-    present = [expectation for expectation in suite.expectations if generated(expectation)]
-    present_configs = [expectation.configuration.to_json_dict() for expectation in present]
-    if sorted(map(repr, map(essence, present_configs))) == sorted(map(repr, map(essence, wanted))):
+    present = [expectation for expectation in suite.expectations
+               if all((expectation.meta or {}).get(key) == value for key, value in mark.items())]
+    if sorted(essence(expectation.configuration.to_json_dict()) for expectation in present) == sorted(map(essence, wanted)):
         return
     for expectation in present:
         suite.delete_expectation(expectation)
     for config in wanted:
         suite.add_expectation(ExpectationConfiguration(**config).to_domain_obj())
     suite.save()
+
+
+def _columns(datasource: SQLDatasource, table: str) -> list[str]:
+    """The published table's columns in the warehouse, in order (information_schema: every dialect has it)."""
+    from helpers.audit_area import PUBLISHED_SCHEMA
+
+    connection = datasource.get_engine().raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(history.COLUMNS_SQL, (PUBLISHED_SCHEMA, table))
+        return [name for (name,) in cursor.fetchall()]
+    finally:
+        connection.close()
 
 
 def _datasource(context: FileDataContext, kind: str | None) -> SQLDatasource:
@@ -260,18 +272,57 @@ def empty_day_message(table: str, day: date | None) -> str:
 
 
 def run_checkpoint(context: FileDataContext, table: str, day: date | None = None) -> CheckpointResult:
-    """Validate ``table``: its ``day`` when it is day-partitioned (default: its latest day), else all of it.
+    """Validate ``table``: its ``day`` when it is day-partitioned (default: its latest day), else all of it,
+    its history judged against the days before (quality_gate.history).
 
     Raises EmptyDay when a day-partitioned table has no row on that day.
     """
     from great_expectations.exceptions.exceptions import NoAvailableBatchesError
 
     spec = table_spec(table)
+    if spec.slice_column and day is None:
+        day = latest_day(context, spec)
     parameters = day_batch_parameters(day) if spec.slice_column and day else {}
+    judgement = judge_history(context, spec, day)
     try:
-        return table_checkpoint(table, context).run(batch_parameters=parameters)
+        return table_checkpoint(table, context).run(
+            batch_parameters=parameters, expectation_parameters=judgement.parameters if judgement else None)
     except NoAvailableBatchesError:
         raise EmptyDay(empty_day_message(table, day if spec.slice_column else None)) from None
+
+
+def judge_history(
+    context: FileDataContext, spec: TableSpec, day: date | None, *, record_in: str | None = None, run_id: str = ""
+) -> history.Judgement | None:
+    """``day`` of ``spec``'s table measured and bounded by its history, through the context's warehouse
+    (and its audit area, once ``read_audit_area_first``); with ``record_in`` the day's metrics are
+    recorded in that audit area. None for a table without history or without a day."""
+    if spec.history is None or day is None:
+        return None
+    connection = _warehouse_connection(context)
+    try:
+        judgement = history.judge_day(connection.cursor(), spec, day, record_in=record_in, run_id=run_id)
+        connection.commit()
+    finally:
+        connection.close()
+    return judgement
+
+
+def latest_day(context: FileDataContext, spec: TableSpec) -> date | None:
+    """The latest day of a day-partitioned table, as the validation sees it (None: empty)."""
+    connection = _warehouse_connection(context)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT MAX({quote_column(spec.slice_column)}) FROM {quote_table(spec.name)}")
+        (latest,) = cursor.fetchone()
+    finally:
+        connection.close()
+    return latest.date() if latest else None
+
+
+def _warehouse_connection(context: FileDataContext) -> Any:
+    """A DB-API connection of the engine the validations run on (its search path included)."""
+    return context.data_sources.get(DATASOURCE).get_execution_engine().engine.raw_connection()
 
 
 @dataclass(frozen=True)
@@ -283,6 +334,12 @@ class FailedExpectation:
     observed: str
     error: bool
     """True when the expectation could not be evaluated (bad SQL, lost connection), not a data failure."""
+    severity: str = "critical"
+    """critical: fails the run; warning: reported, the run goes on (GX's severity, set in the suite)."""
+
+    @property
+    def critical(self) -> bool:
+        return self.error or self.severity == "critical"
 
     def __str__(self) -> str:
         about = f"column {self.column}" if self.column else self.description
@@ -303,7 +360,7 @@ def failed_expectations(result: CheckpointResult) -> list[FailedExpectation]:
             elif config.type == "unexpected_rows_expectation":
                 observed = f"{item.result.get('observed_value')} unexpected row(s)"
             else:
-                observed = _observed(item.result)
+                observed = _observed(item.result, config.kwargs)
             failures.append(
                 FailedExpectation(
                     id=str(config.id),
@@ -312,6 +369,7 @@ def failed_expectations(result: CheckpointResult) -> list[FailedExpectation]:
                     description=config.description,
                     observed=observed,
                     error=error is not None,
+                    severity=_severity(config),
                 )
             )
     return failures
@@ -331,7 +389,7 @@ def _raised(exception_info: dict[str, Any]) -> str | None:
     return None
 
 
-def _observed(result: dict[str, Any]) -> str:
+def _observed(result: dict[str, Any], kwargs: dict[str, Any]) -> str:
     if "unexpected_count" in result:
         sample = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:SAMPLE_VALUES])
         count = f"{result['unexpected_count']} of {result.get('element_count', '?')} rows unexpected"
@@ -339,7 +397,17 @@ def _observed(result: dict[str, Any]) -> str:
     observed = result.get("observed_value")
     if mismatched := (result.get("details") or {}).get("mismatched"):
         return f"observed {observed!r}; mismatched {mismatched!r}"
+    if "min_value" in kwargs or "max_value" in kwargs:
+        return f"observed {_number(observed)}, expected {_number(kwargs.get('min_value'))} to {_number(kwargs.get('max_value'))}"
     return f"observed {observed!r}"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value) if value is not None else "any"
+
+
+def _severity(config: Any) -> str:
+    return str(getattr(config.severity, "value", config.severity) or "critical")
 
 
 def batch_ids(result: CheckpointResult) -> list[str]:
@@ -412,21 +480,34 @@ def _file_url_path(url: str) -> Path:
 
 
 def failure_report(
-    table: str, context: FileDataContext, result: CheckpointResult, link: Callable[[Path], str] = str
+    table: str, context: FileDataContext, result: CheckpointResult, link: Callable[[Path], str] = str,
+    notes: Sequence[str] = (),
 ) -> str:
-    """What a failed validation of ``table`` says: each failed expectation, observed values, Data Docs page.
+    """What a failed validation of ``table`` says: each failed expectation, observed values, ``notes``,
+    Data Docs page.
 
     ``link`` turns the page's file into what is shown (default: its path).
     """
     failures = failed_expectations(result)
+    critical = [failure for failure in failures if failure.critical]
+    warnings = [failure for failure in failures if not failure.critical]
     evaluated = sum(len(suite_result.results) for suite_result in result.run_results.values())
+    outcome = f"failed {len(critical)} of {evaluated}" if critical else f"passed its {evaluated}"
     lines = [
-        f"Table {table}: suite {table_spec(table).suite!r} failed {len(failures)} of {evaluated} expectation(s) "
-        f"on batch {', '.join(batch_ids(result))}:",
-        *(f"  - {failure}" for failure in failures),
+        f"Table {table}: suite {table_spec(table).suite!r} {outcome} expectation(s) on batch "
+        f"{', '.join(batch_ids(result))}" + (f", with {len(warnings)} warning(s)" if warnings else "") + ":",
+        *(f"  - {failure}" for failure in critical),
+        *(["Warnings (reported; they do not fail the run):"] if warnings else []),
+        *(f"  - {failure}" for failure in warnings),
+        *notes,
         *(f"Data Docs: {link(page)}" for page in docs_pages(context, result)),
     ]
     return "\n".join(lines)
+
+
+def has_critical_failure(result: CheckpointResult) -> bool:
+    """True if an expectation that fails the run failed (or could not be evaluated); warnings do not count."""
+    return any(failure.critical for failure in failed_expectations(result))
 
 
 def read_audit_area_first(context: FileDataContext, area: str) -> None:

@@ -5,24 +5,26 @@ For a day-partitioned table with ``history`` in the table spec (helpers.tables.H
 - ``profile_sql`` measures a day: its rows (``row_count``), the share of set values of every column
   (``non_null:<column>``: for songplays.song_id that is the day's match rate), distinct values of
   the columns named ``distinct`` (``distinct:<column>``: distinct users), mean and standard
-  deviation of the columns named ``shape`` (``mean:<column>``, ``stddev:<column>``);
+  deviation of the columns named ``shape`` (``mean:<column>``, ``stddev:<column>``; the standard
+  deviation is recorded, not judged: it sizes the mean's bounds, and of a single value there is none);
 - a run records its day's metrics in its audit area's ``quality_metrics``; publish moves them to the
   published ``quality_metrics``, so history holds published days only (a failed day never sets the
   norm);
 - ``bounds`` turns the trailing window (``window_days`` before the day) of published metrics into a
   range per metric: median ± k × spread, where the spread combines the history's own (1.4826 × the
   median absolute deviation, a robust standard deviation) with the sampling noise of the day's own
-  size (a share or a mean over a few hundred rows moves more than over a million), and counts get at
-  least 10 % of their median. With fewer than ``min_days`` days of history there is no judgement:
-  both bounds are None (any value passes) and the report says so;
-- ``expectations`` are the suite entries that judge them (GX ``..._to_be_between`` expectations,
+  size (a share or a mean over a few hundred rows moves more than over a million). Counts are
+  multiplicative: judged on a log scale, where their range is at least a factor of ten either way.
+  With fewer than ``min_days`` days of history there is no judgement: both bounds are None (any
+  value passes) and the report says so;
+- ``expectations`` are the suite entries that judge the others (GX ``..._to_be_between`` expectations,
   severity warning, ``meta.sparkify = "history"``), their bounds given as suite parameters
   (``{"$PARAMETER": "row_count_min"}``), so Data Docs show the bounds that were used. ``./sparkify gx
   build`` writes them into the suites.
 
-Defaults (``History``: 14 days, 7 at least, k = 4) were chosen so that the real sample's 30 days
-(15 to 533 events a day) and generated data never alarm; the same checks on a day of a million
-events are sharp.
+Defaults (``History``: 14 days, 7 at least, k = 5; counts a factor of ten) were chosen so that the
+real sample's 30 days (15 to 533 events a day) in any load order and generated data never alarm,
+while a day of tens of thousands of events that lost most of its matches does.
 """
 
 from __future__ import annotations
@@ -31,15 +33,18 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from helpers.db import quote_column
+from helpers.audit_area import METRICS_TABLE, PUBLISHED_SCHEMA, in_area, published
+from helpers.db import quote_column, quote_table
 from helpers.tables import TableSpec
 
 MARK = {"sparkify": "history"}
-METRICS_TABLE = "quality_metrics"
-COUNT_FLOOR = 0.1
-"""A count's spread is at least this share of its median (days of equal size still vary)."""
+COUNT_FACTOR = 10.0
+"""Counts are judged on a log scale, and may always move by this factor from their median: days of
+real traffic vary by an order of magnitude (the real sample: 15 to 533 events a day)."""
+COUNTS = ("row_count", "distinct")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,11 @@ class Metric:
     kind: str
     """row_count, non_null, distinct, mean or stddev."""
     column: str | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Standard deviations are recorded (they size a mean's bounds), not judged: of one value there is none."""
+        return self.kind != "stddev"
 
     @property
     def parameters(self) -> tuple[str, str]:
@@ -131,25 +141,32 @@ def bounds(spec: TableSpec, today: Iterable[Measured], history: Iterable[tuple[d
         if value is not None:
             by_metric.setdefault(name, {})[day] = float(value)
     values = {name: list(days.values()) for name, days in by_metric.items()}
+    k = spec.history.k
     result = {}
     for item in today:
         past = values.get(item.metric.name, [])
         if len(past) < spec.history.min_days:
             result[item.metric.name] = Bounds(None, None, len(past))
             continue
-        center = statistics.median(past)
-        spread = 1.4826 * statistics.median(abs(value - center) for value in past)
+        if item.metric.kind in COUNTS:  # multiplicative: judged on a log scale, with Poisson noise
+            center, spread = _center_and_spread([math.log1p(value) for value in past])
+            width = max(k * math.sqrt(spread**2 + 1 / max(math.expm1(center), 1)), math.log(COUNT_FACTOR))
+            result[item.metric.name] = Bounds(math.expm1(center - width), math.expm1(center + width), len(past))
+            continue
+        center, spread = _center_and_spread(past)
         noise = _sampling_noise(item, center, values.get(f"stddev:{item.metric.column}", []))
-        spread = math.sqrt(spread**2 + noise**2)
-        if item.metric.kind in ("row_count", "distinct"):
-            spread = max(spread, COUNT_FLOOR * center)
-        low, high = center - spread * spec.history.k, center + spread * spec.history.k
-        if item.metric.kind != "mean":  # counts, shares and spreads are never negative
-            low = max(low, 0.0)
+        width = k * math.sqrt(spread**2 + noise**2)
+        low, high = center - width, center + width
         if item.metric.kind == "non_null":
-            high = min(high, 1.0)
+            low, high = max(low, 0.0), min(high, 1.0)
         result[item.metric.name] = Bounds(low, high, len(past))
     return result
+
+
+def _center_and_spread(values: list[float]) -> tuple[float, float]:
+    """The median and 1.4826 × the median absolute deviation: a standard deviation that outliers do not move."""
+    center = statistics.median(values)
+    return center, 1.4826 * statistics.median(abs(value - center) for value in values)
 
 
 def _sampling_noise(item: Measured, center: float, stddevs: list[float]) -> float:
@@ -160,15 +177,13 @@ def _sampling_noise(item: Measured, center: float, stddevs: list[float]) -> floa
         return math.sqrt(share * (1 - share) / size)
     if item.metric.kind == "mean" and stddevs:
         return statistics.median(stddevs) / math.sqrt(size)
-    if item.metric.kind == "stddev":
-        return center / math.sqrt(2 * size)
     return 0.0
 
 
-def parameters(found: Mapping[str, Bounds], measured_metrics: Iterable[Metric]) -> dict[str, float]:
-    """The suite parameters of the bounds: ``{"row_count_min": low, "row_count_max": high, ...}``."""
+def parameters(found: Mapping[str, Bounds], measured_metrics: Iterable[Metric]) -> dict[str, float | None]:
+    """The suite parameters of the judged bounds: ``{"row_count_min": low, "row_count_max": high, ...}``."""
     result = {}
-    for metric in measured_metrics:
+    for metric in (metric for metric in measured_metrics if metric.judged):
         low_name, high_name = metric.parameters
         result[low_name], result[high_name] = found[metric.name].low, found[metric.name].high
     return result
@@ -187,7 +202,7 @@ def describe(found: Mapping[str, Bounds], spec: TableSpec) -> str:
 def expectations(spec: TableSpec, columns: Sequence[str]) -> list[dict]:
     """The suite entries judging ``spec``'s metrics by their bounds (severity warning)."""
     entries = []
-    for metric in metrics(spec, columns):
+    for metric in (metric for metric in metrics(spec, columns) if metric.judged):
         low, high = ({"$PARAMETER": name} for name in metric.parameters)
         kind, kwargs, what = {
             "row_count": ("expect_table_row_count_to_be_between", {}, "The day's row count"),
@@ -196,8 +211,6 @@ def expectations(spec: TableSpec, columns: Sequence[str]) -> list[dict]:
             "distinct": ("expect_column_unique_value_count_to_be_between", {"column": metric.column},
                          f"The day's count of distinct {metric.column} values"),
             "mean": ("expect_column_mean_to_be_between", {"column": metric.column}, f"The day's mean {metric.column}"),
-            "stddev": ("expect_column_stdev_to_be_between", {"column": metric.column},
-                       f"The day's standard deviation of {metric.column}"),
         }[metric.kind]
         entries.append({
             "type": kind,
@@ -207,3 +220,35 @@ def expectations(spec: TableSpec, columns: Sequence[str]) -> list[dict]:
             "severity": "warning",
         })
     return entries
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A day's metrics, their bounds, and the suite parameters that carry the bounds to GX."""
+
+    parameters: dict[str, float | None]
+    summary: str
+    today: list[Measured]
+    bounds: dict[str, Bounds]
+
+
+COLUMNS_SQL = ("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+               "ORDER BY ordinal_position")
+
+
+def judge_day(cursor: Any, spec: TableSpec, day: date, *, record_in: str | None = None, run_id: str = "") -> Judgement:
+    """Measure ``day`` of ``spec``'s table as the cursor's search path shows it (in a run: its audit area),
+    bound it by the published history before it, and with ``record_in`` (the run's audit area) record
+    the day's metrics there for publish."""
+    cursor.execute(COLUMNS_SQL, (PUBLISHED_SCHEMA, spec.name))
+    found = metrics(spec, [name for (name,) in cursor.fetchall()])
+    start = datetime(day.year, day.month, day.day)
+    cursor.execute(profile_sql(quote_table(spec.name), spec.slice_column, found), (start, start + timedelta(days=1)))
+    today = measured(cursor.fetchone(), found)
+    cursor.execute(history_sql(published(METRICS_TABLE)), (spec.name, *window(spec, day)))
+    ranges = bounds(spec, today, cursor.fetchall())
+    if record_in:
+        recorded = in_area(record_in, METRICS_TABLE)
+        cursor.execute(f"DELETE FROM {recorded} WHERE day = %s AND table_name = %s", (day, spec.name))
+        cursor.executemany(record_sql(recorded), [(day, spec.name, item.metric.name, item.value, run_id) for item in today])
+    return Judgement(parameters(ranges, found), describe(ranges, spec), today, ranges)

@@ -14,6 +14,7 @@ from helpers.audit_area import area_name, in_audit_area, open_steps, publish_ste
 from helpers.db import Dialect, Statement, Step, TimeSlice
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
+from quality_gate import history
 
 
 def run_steps(cursor: Any, steps: Iterable[Step]) -> None:
@@ -52,6 +53,14 @@ def load(cursor: Any, area: str, day: str) -> None:
             )])
 
 
+def record_history(cursor: Any, area: str, day: str) -> None:
+    """What the validation tasks record of the day (quality_gate.history), published with it."""
+    run_steps(cursor, [in_audit_area(area)])
+    for spec in TABLES:
+        if spec.history:
+            history.judge_day(cursor, spec, date.fromisoformat(day), record_in=area, run_id="test")
+
+
 def publish(cursor: Any, area: str, day: str) -> None:
     """The DAG's publish task for ``area``."""
     cursor.execute(relations_sql(), (area,))
@@ -66,4 +75,5 @@ def run_day(cursor: Any, day: str, stage: Callable[[Any, str], None],
     """``day`` staged by ``stage``, loaded and published, as a run of the DAG would."""
     area = open_and_stage(cursor, day, stage, staged)
     load(cursor, area, day)
+    record_history(cursor, area, day)
     publish(cursor, area, day)

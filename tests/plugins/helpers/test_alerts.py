@@ -230,9 +230,10 @@ def run_state(monkeypatch, gx_result, fake_warehouse):
 
     states = {"open_audit_area": "success", "stage.stage_events": "success",
               "validate.validate_staging_events": "failed", "validate.run_quality_checks": "failed",
-              "publish": "upstream_failed"}
+              "validate.validate_songplays": "success", "publish": "upstream_failed"}
     xcoms = {
         ("open_audit_area", "return_value"): AREA,
+        ("validate.validate_songplays", "sparkify_warnings"): "Table songplays: passed, with 1 warning(s):",
         ("validate.validate_staging_events", "return_value"): gx_result,
         ("validate.validate_staging_events", "sparkify_failure"): {
             "error": "AirflowFailException: Table staging_events: failed\nData Docs: /docs/v.html", "try_number": 1,
@@ -254,7 +255,8 @@ def test_the_report_of_a_failed_run_gathers_each_failed_task(run_state):
                "logical_date": datetime(2018, 11, 21, tzinfo=timezone.utc)}
     report = alerts.collect(context, succeeded=False)
     assert (report.logical_date, report.reason, report.not_run, report.task_count) == (
-        "2018-11-21T00:00:00+00:00", "task_failure", ("publish",), 5)
+        "2018-11-21T00:00:00+00:00", "task_failure", ("publish",), 6)
+    assert report.warnings == (("validate.validate_songplays", "Table songplays: passed, with 1 warning(s):"),)
     assert report.quarantine == quarantine_note(AREA, "2018-11-21")
     assert report.run_url == f"http://ui/dags/sparkify_etl/runs/{RUN_ID.replace(':', '%3A').replace('+', '%2B')}"
     checks, gate = report.failed
@@ -274,10 +276,28 @@ def test_the_callbacks_never_raise(monkeypatch, caplog):
     assert caplog.text.count("not sent") == 2
 
 
-def test_the_success_digest_is_off_by_default(monkeypatch):
+def succeeded_run(**changes) -> RunReport:
+    return RunReport("sparkify_etl", RUN_ID, "2018-11-21T00:00:00+00:00", True, RUN_URL, task_count=20, **changes)
+
+
+def test_the_success_digest_is_off_by_default_but_warnings_are_always_sent(monkeypatch):
+    sent = []
     monkeypatch.setattr(alerts, "_execution_api", lambda context: nullcontext())
-    monkeypatch.setattr(alerts, "collect", lambda context, succeeded: pytest.fail("digest sent"))
+    monkeypatch.setattr(alerts, "send", lambda report, context: sent.append(report))
+    monkeypatch.setattr(alerts, "collect", lambda context, succeeded: succeeded_run())
     alerts.alert_succeeded_run({"dag": SimpleNamespace(dag_id="sparkify_etl"), "run_id": RUN_ID})
+    assert sent == []
+    warned = succeeded_run(warnings=(("validate.validate_songplays", "Table songplays: ... with 1 warning(s):"),))
+    monkeypatch.setattr(alerts, "collect", lambda context, succeeded: warned)
+    alerts.alert_succeeded_run({"dag": SimpleNamespace(dag_id="sparkify_etl"), "run_id": RUN_ID})
+    assert sent == [warned]
+
+
+def test_a_warning_is_named_in_the_subject_and_quoted_in_the_text():
+    report = succeeded_run(warnings=(("validate.validate_songplays", "Table songplays: passed, with 1 warning(s):\n  - x"),))
+    assert report.subject() == "[sparkify] sparkify_etl succeeded with warnings for 2018-11-21: validate.validate_songplays"
+    assert "Warning from validate.validate_songplays (the run went on):\n   Table songplays: passed" in report.text()
+    assert ":warning: *validate.validate_songplays*" in report.slack()
 
 
 def test_the_dag_alerts_once_per_run_and_each_task_only_records_its_final_failure():

@@ -10,7 +10,7 @@ from operators.publish import PublishOperator
 
 AREA = "audit_20181105_1a2b3c4d"
 LOADED = ["staging_events", "songplays", "time", "users", "users__changes", "songs", "songs__changes", "artists",
-          "artists__changes"]
+          "artists__changes", "quality_metrics"]
 
 
 def publisher():
@@ -51,7 +51,8 @@ def test_opening_the_area_returns_its_name(fake_warehouse):
     hook = fake_warehouse(audit_area)
     assert OpenAuditAreaOperator(task_id="open_audit_area", audit_area=AREA).execute(context={}) == AREA
     assert [sql for sql, _ in hook.conn.executed] == [
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'audit%'", f'CREATE SCHEMA "{AREA}"']
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'audit%'", f'CREATE SCHEMA "{AREA}"',
+        f'CREATE TABLE "{AREA}"."quality_metrics" (LIKE "public"."quality_metrics")']
     assert hook.conn.committed
 
 

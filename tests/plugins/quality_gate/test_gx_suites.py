@@ -219,10 +219,10 @@ FAULTS = [
           "artists", "unexpected_rows_expectation", "the staged rows give", also=("songs",)),
     Fault("dimension stale against the latest event",
           "UPDATE users SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
-          "WHERE user_id = (SELECT MIN(user_id) FROM users)", "users", "unexpected_rows_expectation", "merge order"),
+          "WHERE user_id = (SELECT MIN(user_id) FROM users)", "users", "unexpected_rows_expectation", "the staged rows give"),
     Fault("dimension stale against the latest event",
           "UPDATE users SET last_seen_at = last_seen_at - INTERVAL '1 hour' WHERE user_id = (SELECT MIN(user_id) FROM users)",
-          "users", "unexpected_rows_expectation", "merge order"),
+          "users", "unexpected_rows_expectation", "the staged rows give"),
 ]
 
 
@@ -251,7 +251,7 @@ def test_an_empty_table_fails_its_row_count(validate, loaded_warehouse):
     execute(loaded_warehouse, "DELETE FROM staging_songs")
     failures = validate(["staging_songs"])["staging_songs"]
     assert [f.type for f in failures] == ["expect_table_row_count_to_be_between"]
-    assert failures[0].observed == "observed 0"
+    assert failures[0].observed == "observed 0, expected 1 to any"
 
 
 def test_day_partitioned_suites_see_only_the_days_rows(validate, loaded_warehouse, gx_dir, capsys):
