@@ -157,9 +157,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    tables = [gx_context.table_spec(table).name for table in args.tables] or [
-        spec.name for spec in gx_context.validated_tables()
-    ]
+    specs = [gx_context.table_spec(table) for table in args.tables] or gx_context.validated_tables()
     context = _context(args.gx_dir)
     _use_warehouse(gx_context.warehouse_kind(context))
     day = args.date
@@ -168,8 +166,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         gx_context.read_audit_area_first(context, area)
         day = day or area_day(area)
         print(f"Validating audit area {area} (then the published tables), day {day}")
+    elif day is None:
+        return _audit(context, specs, args)
     failed: list[str] = []
-    for table in tables:
+    for spec in specs:
+        table = spec.name
         try:
             result = gx_context.run_checkpoint(context, table, day)
         except gx_context.EmptyDay as error:
@@ -184,14 +185,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if result.success:
             evaluated = sum(len(suite_result.results) for suite_result in result.run_results.values())
             print(f"PASS  {table}: {evaluated} expectation(s) on batch {batches}")
-        else:
+        elif gx_context.has_critical_failure(result):
             failed.append(table)
             print(f"FAIL  {gx_context.failure_report(table, context, result)}")
+        else:
+            print(f"WARN  {gx_context.failure_report(table, context, result)}")
     if failed:
-        print(f"{len(failed)} of {len(tables)} suite(s) failed: {', '.join(failed)}")
+        print(f"{len(failed)} of {len(specs)} suite(s) failed: {', '.join(failed)}")
         return 1
-    print(f"All {len(tables)} suite(s) passed. Data Docs: {gx_context.docs_index(context)}")
+    print(f"All {len(specs)} suite(s) passed. Data Docs: {gx_context.docs_index(context)}")
     return 0
+
+
+def _audit(context: FileDataContext, specs: list[TableSpec], args: argparse.Namespace) -> int:
+    """The warehouse audit (quality_gate.warehouse_audit): every table, every day, the missing days."""
+    from quality_gate import warehouse_audit
+
+    span = f"{args.start or 'the first day'} to {args.end or 'the last day'}"
+    print(f"Auditing {', '.join(spec.name for spec in specs)}: every table in full, every day from {span}"
+          + (f", and the days with a file in {args.source}" if args.source else ""))
+    audit = warehouse_audit.run(context, specs, start=args.start, end=args.end, source_days=_source_days(args.source))
+    print("\n".join(audit.lines()))
+    print(f"Data Docs: {gx_context.docs_index(context)}")
+    return 1 if audit.failed else 0
+
+
+def _source_days(source: str | None) -> list[date]:
+    """The days with an events file in ``source``: a folder laid out like the bucket, or s3://bucket[/prefix]."""
+    if not source:
+        return []
+    pattern = re.compile(r"log_data/\d{4}/\d{2}/(\d{4}-\d{2}-\d{2})-events\.json$")
+    if source.startswith("s3://"):
+        import boto3
+
+        bucket, _, prefix = source.removeprefix("s3://").partition("/")
+        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    else:
+        root = Path(source)
+        keys = [path.relative_to(root).as_posix() for path in root.glob("log_data/*/*/*-events.json")]
+    return sorted(date.fromisoformat(match[1]) for key in keys if (match := pattern.search(key)))
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -409,13 +442,21 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("id", metavar="ID", help="the expectation's id, or a unique prefix (as in show)")
     remove.set_defaults(run=cmd_remove)
 
-    validate = commands.add_parser("validate", help=f"run suites against ${WAREHOUSE_ENV}; non-zero if any fails",
+    validate = commands.add_parser("validate", help=f"audit the warehouse at ${WAREHOUSE_ENV}; non-zero if any fails",
                                    description=f"Runs the suites against the warehouse at ${WAREHOUSE_ENV} "
-                                   "(a postgresql:// URI) and updates Data Docs. Exits 1 when any suite fails, "
-                                   "listing each failed table and expectation.")
+                                   "(a postgresql:// URI) and updates Data Docs. Without --date: the warehouse audit, "
+                                   "every table in full and every day partition (or --from/--to), each day against "
+                                   "its history, and the days a day-partitioned table lacks; it prints what it "
+                                   "covered. Exits 1 when any suite fails or a day is missing, naming each failed "
+                                   "table, day and expectation.")
     validate.add_argument("tables", nargs="*", metavar="TABLE",
                           help=f"tables to validate (default: all): {', '.join(tables)}")
-    validate.add_argument("--date", type=_day, help="the UTC day of day-partitioned tables (default: their latest day)")
+    validate.add_argument("--date", type=_day, help="validate that UTC day of the day-partitioned tables only "
+                          "(default: the warehouse audit: every table in full, every day, the missing days)")
+    validate.add_argument("--from", dest="start", type=_day, metavar="DAY", help="audit from this day on")
+    validate.add_argument("--to", dest="end", type=_day, metavar="DAY", help="audit up to this day, included")
+    validate.add_argument("--source", metavar="DIR_OR_S3", help="also report the days with an events file here "
+                          "(a folder laid out like the bucket, or s3://bucket) that a table has no rows on")
     validate.add_argument("--audit-area", metavar="AREA",
                           help="validate a run's audit area as the DAG's gate does (e.g. the one a failed run's alert "
                           "names, after editing a suite); --date defaults to the area's day")

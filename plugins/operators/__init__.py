@@ -6,6 +6,7 @@ from operators.load_dimension import LoadDimensionOperator
 from operators.load_fact import LoadFactOperator
 from operators.publish import PublishOperator
 from operators.stage_redshift import StageToRedshiftOperator
+from operators.warehouse_audit import WarehouseAuditOperator
 
 __all__ = [
     "DataQualityOperator",
@@ -15,4 +16,5 @@ __all__ = [
     "PublishOperator",
     "SqlCheck",
     "StageToRedshiftOperator",
+    "WarehouseAuditOperator",
 ]

@@ -39,6 +39,7 @@ URL_ENV = "SPARKIFY_WAREHOUSE_URL"
 DATASOURCE = "warehouse"
 DAILY = "daily"
 WHOLE_TABLE = "whole_table"
+ALL_DAYS_SUFFIX = "__all_days"
 DOCS_SITE = "local_site"
 DOCS_URL_PATH = "data-docs"
 """Where plugins/data_docs_plugin.py serves the Data Docs site, under the Airflow API server's base URL."""
@@ -115,6 +116,7 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
 
     datasource = _datasource(context, warehouse)
     wanted = {spec.name for spec in validated_tables()}
+    wanted |= {all_days(spec.name) for spec in validated_tables() if spec.slice_column}
     for spec in validated_tables():
         try:
             suite = context.suites.get(spec.suite)
@@ -125,22 +127,22 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
         _sync_generated(suite, reconciliation.MARK, [item.expectation() for item in reconciliation.reconciliations(spec)])
         _sync_generated(suite, history.MARK,
                         history.expectations(spec, _columns(datasource, spec.name)) if spec.history else [])
-        batch_definition = _batch_definition(datasource, spec)
-        validation = _get_or_add(
-            context.validation_definitions,
-            gx.ValidationDefinition(name=spec.name, data=batch_definition, suite=suite),
-            same=lambda old, new: old.data.id == new.data.id and old.suite.id == new.suite.id,
-        )
-        _get_or_add(
-            context.checkpoints,
-            gx.Checkpoint(
-                name=spec.name,
-                validation_definitions=[validation],
-                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
-                result_format=RESULT_FORMAT,
-            ),
-            same=lambda old, new: old.dict(exclude={"id"}) == new.dict(exclude={"id"}),
-        )
+        for name, batch_definition in _batch_definitions(datasource, spec).items():
+            validation = _get_or_add(
+                context.validation_definitions,
+                gx.ValidationDefinition(name=name, data=batch_definition, suite=suite),
+                same=lambda old, new: old.data.id == new.data.id and old.suite.id == new.suite.id,
+            )
+            _get_or_add(
+                context.checkpoints,
+                gx.Checkpoint(
+                    name=name,
+                    validation_definitions=[validation],
+                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                    result_format=RESULT_FORMAT,
+                ),
+                same=lambda old, new: old.dict(exclude={"id"}) == new.dict(exclude={"id"}),
+            )
     for factory in (context.checkpoints, context.validation_definitions):
         for stale in [item for item in factory.all() if item.name not in wanted]:
             factory.delete(stale.name)
@@ -218,7 +220,9 @@ def warehouse_url(url: str, kind: str) -> str:
     return make_url(url).set(drivername=WAREHOUSE_DRIVERS[kind]).render_as_string(hide_password=False)
 
 
-def _batch_definition(datasource: SQLDatasource, spec: TableSpec) -> BatchDefinition:
+def _batch_definitions(datasource: SQLDatasource, spec: TableSpec) -> dict[str, BatchDefinition]:
+    """The table's batch definitions, by the name of the checkpoint validating them: a day-partitioned
+    table has a daily one (a run's day) and a whole-table one (every day at once, ``all_days``)."""
     try:
         asset = datasource.get_asset(spec.name)
     except LookupError:
@@ -226,23 +230,30 @@ def _batch_definition(datasource: SQLDatasource, spec: TableSpec) -> BatchDefini
     if asset.table_name != spec.name:
         datasource.delete_asset(spec.name)
         asset = datasource.add_table_asset(name=spec.name, table_name=spec.name)
-    name = DAILY if spec.slice_column else WHOLE_TABLE
-    for stale in [bd.name for bd in asset.batch_definitions if bd.name != name]:
+    names = [DAILY, WHOLE_TABLE] if spec.slice_column else [WHOLE_TABLE]
+    for stale in [bd.name for bd in asset.batch_definitions if bd.name not in names]:
         asset.delete_batch_definition(stale)
-    try:
-        batch_definition = asset.get_batch_definition(name)
-    except KeyError:
-        batch_definition = None
-    if batch_definition is not None and spec.slice_column:
-        partitioner = batch_definition.partitioner
-        if partitioner is None or partitioner.column_name != spec.slice_column:
-            asset.delete_batch_definition(name)
+    found = {}
+    for name in names:
+        try:
+            batch_definition = asset.get_batch_definition(name)
+        except KeyError:
             batch_definition = None
-    if batch_definition is None:
-        if spec.slice_column:
-            return asset.add_batch_definition_daily(name, column=spec.slice_column)
-        return asset.add_batch_definition_whole_table(name)
-    return batch_definition
+        if batch_definition is not None and name == DAILY:
+            partitioner = batch_definition.partitioner
+            if partitioner is None or partitioner.column_name != spec.slice_column:
+                asset.delete_batch_definition(name)
+                batch_definition = None
+        if batch_definition is None:
+            batch_definition = (asset.add_batch_definition_daily(name, column=spec.slice_column) if name == DAILY
+                                else asset.add_batch_definition_whole_table(name))
+        found[all_days(spec.name) if spec.slice_column and name == WHOLE_TABLE else spec.name] = batch_definition
+    return found
+
+
+def all_days(table: str) -> str:
+    """The checkpoint validating every day of a day-partitioned table at once (the warehouse audit)."""
+    return f"{table}{ALL_DAYS_SUFFIX}"
 
 
 def _get_or_add(factory: Any, wanted: Any, same: Callable[[Any, Any], bool]) -> Any:
@@ -299,7 +310,7 @@ def judge_history(
     recorded in that audit area. None for a table without history or without a day."""
     if spec.history is None or day is None:
         return None
-    connection = _warehouse_connection(context)
+    connection = warehouse_connection(context)
     try:
         judgement = history.judge_day(connection.cursor(), spec, day, record_in=record_in, run_id=run_id)
         connection.commit()
@@ -310,7 +321,7 @@ def judge_history(
 
 def latest_day(context: FileDataContext, spec: TableSpec) -> date | None:
     """The latest day of a day-partitioned table, as the validation sees it (None: empty)."""
-    connection = _warehouse_connection(context)
+    connection = warehouse_connection(context)
     try:
         cursor = connection.cursor()
         cursor.execute(f"SELECT MAX({quote_column(spec.slice_column)}) FROM {quote_table(spec.name)}")
@@ -320,7 +331,7 @@ def latest_day(context: FileDataContext, spec: TableSpec) -> date | None:
     return latest.date() if latest else None
 
 
-def _warehouse_connection(context: FileDataContext) -> Any:
+def warehouse_connection(context: FileDataContext) -> Any:
     """A DB-API connection of the engine the validations run on (its search path included)."""
     return context.data_sources.get(DATASOURCE).get_execution_engine().engine.raw_connection()
 

@@ -79,6 +79,17 @@ def metrics(spec: TableSpec, columns: Sequence[str]) -> list[Metric]:
 
 def profile_sql(table: str, slice_column: str, measured: Sequence[Metric]) -> str:
     """One SELECT measuring ``measured`` on the day [%s, %s) of ``table``, and the set values per metric's column."""
+    slice_ = quote_column(slice_column)
+    return f"SELECT {_profile_terms(measured)} FROM {table} WHERE {slice_} >= %s AND {slice_} < %s"
+
+
+def profile_by_day_sql(table: str, slice_column: str, measured: Sequence[Metric]) -> str:
+    """``profile_sql`` for every day of ``table`` at once: one row per day, the day first."""
+    day = f"CAST({quote_column(slice_column)} AS DATE)"
+    return f"SELECT {day}, {_profile_terms(measured)} FROM {table} GROUP BY {day} ORDER BY 1"
+
+
+def _profile_terms(measured: Sequence[Metric]) -> str:
     terms = []
     for metric in measured:
         column = quote_column(metric.column) if metric.column else None
@@ -89,8 +100,7 @@ def profile_sql(table: str, slice_column: str, measured: Sequence[Metric]) -> st
             "mean": [f"AVG(CAST({column} AS DOUBLE PRECISION))", f"COUNT({column})"],
             "stddev": [f"STDDEV_SAMP(CAST({column} AS DOUBLE PRECISION))", f"COUNT({column})"],
         }[metric.kind]
-    slice_ = quote_column(slice_column)
-    return f"SELECT {', '.join(terms)} FROM {table} WHERE {slice_} >= %s AND {slice_} < %s"
+    return ", ".join(terms)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def dag(dagbag):
 
 def test_dag_folder_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert list(dagbag.dag_ids) == ["sparkify_etl"]
+    assert sorted(dagbag.dag_ids) == ["sparkify_audit", "sparkify_etl"]
 
 
 def test_schedule_is_daily_from_the_sample_start_without_catchup(dag):
@@ -83,9 +83,10 @@ def test_every_table_of_the_spec_has_its_task(dag):
     assert {spec.role for spec in TABLES} == set(Role)
 
 
-def test_parsing_the_dag_file_loads_no_great_expectations_pandas_or_database_driver():
+@pytest.mark.parametrize("dag_file", ["sparkify_etl.py", "sparkify_audit.py"])
+def test_parsing_a_dag_file_loads_no_great_expectations_pandas_or_database_driver(dag_file):
     probe = (
-        "import sys, runpy; sys.path[:0] = ['plugins', 'dags']; runpy.run_path('dags/sparkify_etl.py');"
+        f"import sys, runpy; sys.path[:0] = ['plugins', 'dags']; runpy.run_path('dags/{dag_file}');"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'great_expectations', 'pandas', 'psycopg', 'psycopg2', 'redshift_connector', 'boto3', 'sqlalchemy_redshift'});"
         "print(','.join(heavy))"
     )

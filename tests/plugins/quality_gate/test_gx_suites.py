@@ -8,6 +8,7 @@ copy of gx/ (so the repo's gx/uncommitted stays untouched).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -141,11 +142,43 @@ def test_every_suite_passes_on_the_real_sample_for_each_day(validate):
 
 
 def test_cli_validate_passes_on_the_real_sample_and_points_at_data_docs(validate, gx_dir, capsys):
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "--date", "2018-11-21"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS ") == len(ALL_TABLES)
+    assert "warehouse-songplays-year_2018-month_11-day_21" in out
+    assert f"Data Docs: {gx_dir}/uncommitted/data_docs/local_site/index.html" in out
+
+
+def test_the_audit_covers_every_table_in_full_and_every_day(validate, gx_dir, capsys):
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate"]) == 0
     out = capsys.readouterr().out
     assert out.count("PASS ") == len(ALL_TABLES)
-    assert "warehouse-songplays-year_2018-month_11-day_21" in out  # the latest day by default
-    assert f"Data Docs: {gx_dir}/uncommitted/data_docs/local_site/index.html" in out
+    assert "PASS  songplays (all 2 days): " in out and "PASS  users (whole table): " in out
+    assert ("Covered: staging_events 2 day(s) 2018-11-20..2018-11-21; staging_songs (whole table); songplays 2 day(s) "
+            "2018-11-20..2018-11-21; users (whole table)") in out
+    assert "Every table passed the audit." in out
+
+
+def test_the_audit_names_each_failing_day_outside_the_latest_too(loaded_warehouse, gx_dir, validate, capsys):
+    execute(loaded_warehouse, "UPDATE songplays SET session_id = session_id + 1 WHERE start_time < '2018-11-21' "
+            "AND songplay_id = (SELECT MIN(songplay_id) FROM songplays WHERE start_time < '2018-11-21')")
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  songplays 2018-11-20: [" in out and "is what its load computes" in out
+    assert "PASS  songplays 2018-11-21: " in out
+    assert "1 table(s) failed the audit: songplays" in out
+
+
+def test_the_audit_finds_the_days_a_table_lacks(loaded_warehouse, gx_dir, validate, capsys, shared_sample):
+    execute(loaded_warehouse, "DELETE FROM songplays WHERE start_time < '2018-11-21'")
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays", "staging_events"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSING  songplays: no rows on 2018-11-20" in out and "MISSING  staging_events" not in out
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "staging_events", "--source", str(shared_sample)]) == 1
+    out = capsys.readouterr().out
+    assert "and the days with a file in" in out
+    missing = re.search(r"MISSING  staging_events: no rows on (.*)", out)[1].split(", ")
+    assert len(missing) == 28 and "2018-11-01" in missing and "2018-11-20" not in missing
 
 
 # --- one fault per family ------------------------------------------------------------------------
@@ -242,9 +275,8 @@ def test_a_fault_fails_its_tables_suite_and_those_reconciled_with_it_and_the_cli
 
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", fault.fails]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL  Table {fault.fails}: suite {fault.fails!r} failed" in out
-    assert fault.expectation in out and "Data Docs: " in out
-    assert f"1 of 1 suite(s) failed: {fault.fails}" in out
+    assert f"FAIL  {fault.fails}" in out and fault.expectation in out and "Data Docs: " in out
+    assert f"1 table(s) failed the audit: {fault.fails}" in out
 
 
 def test_an_empty_table_fails_its_row_count(validate, loaded_warehouse):
@@ -261,7 +293,7 @@ def test_day_partitioned_suites_see_only_the_days_rows(validate, loaded_warehous
     assert [f.column for f in failures if f.column] == ["level"]
     assert [COMPUTED in f.description for f in failures if not f.column] == [True, True]  # both ways
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays", "--date", "2018-11-20"]) == 0
-    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays"]) == 1  # latest day: the 21st
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays", "--date", "2018-11-21"]) == 1
     assert "warehouse-songplays-year_2018-month_11-day_21" in capsys.readouterr().out
 
 
