@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -32,14 +32,15 @@ PARALLEL_DAYS = ("2018-11-13", "2018-11-14")
 DAYS = SEQUENTIAL_DAYS + PARALLEL_DAYS
 
 
-def run_dag(day: str, env: dict[str, str], airflow_home: Path, *options: str) -> subprocess.CompletedProcess:
-    """`airflow dags test sparkify_etl DAY [options]` with AIRFLOW_HOME airflow_home (migrated on first use)."""
+def run_dag(day: str, env: dict[str, str], airflow_home: Path, *options: str, dag_id: str = "sparkify_etl"
+            ) -> subprocess.CompletedProcess:
+    """`airflow dags test DAG_ID DAY [options]` with AIRFLOW_HOME airflow_home (migrated on first use)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
     process_env = {**env, "AIRFLOW_HOME": str(airflow_home)}
     if not (airflow_home / "airflow.db").exists():
         subprocess.run([AIRFLOW, "db", "migrate"], env=process_env, capture_output=True, check=True, timeout=300)
     return subprocess.run(
-        [AIRFLOW, "dags", "test", "sparkify_etl", day, *options], env=process_env, capture_output=True, text=True,
+        [AIRFLOW, "dags", "test", dag_id, day, *options], env=process_env, capture_output=True, text=True,
         timeout=900,
     )
 
@@ -296,3 +297,15 @@ def test_a_clean_redelivery_after_a_failure_restores_the_day_and_drops_the_quara
     assert_succeeded(run_dag(FAULT_DAY, pipeline["env"], pipeline["homes"] / "faults"), FAULT_DAY)
     assert snapshot(pipeline["warehouse"]) == before
     assert audit_areas(pipeline["warehouse"], FAULT_DAY) == set()
+
+
+def test_the_weekly_audit_names_every_day_with_a_source_file_that_was_never_loaded(pipeline, alerted_env, mailbox):
+    result = run_dag("2018-12-03", alerted_env, pipeline["homes"] / "audit", dag_id="sparkify_audit")
+    assert result.returncode != 0, result.stdout[-3000:]
+    (mail,) = mailbox.messages()
+    assert mail.subject == "[sparkify] sparkify_audit FAILED for 2018-12-03: audit_songplays, audit_staging_events, audit_time"
+    november = [date(2018, 11, 1) + timedelta(days=n) for n in range(30)]  # the bucket has a file for each
+    never = ", ".join(day.isoformat() for day in november if day.isoformat() not in DAYS)
+    for table in ("staging_events", "songplays", "time"):
+        assert f"PASS  {table} (all {len(DAYS)} days): " in mail.text()
+        assert f"MISSING  {table}: no rows on {never}\n" in mail.text()
