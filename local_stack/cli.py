@@ -96,6 +96,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assets(args: argparse.Namespace) -> int:
+    from helpers import data_docs_assets
+
+    written = data_docs_assets.fetch()
+    print(f"Data Docs scripts and styles in {data_docs_assets.VENDOR_DIR}: "
+          + (f"fetched {', '.join(written)}" if written else "all there"))
+    return 0
+
+
 def cmd_generate(arguments: list[str]) -> int:
     from datagen.__main__ import main as datagen_main
 
@@ -434,6 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     show_or_clear.add_argument("--clear", action="store_true", help="delete every received alert")
     alerts.set_defaults(handler=cmd_alerts)
 
+    commands.add_parser("assets", help="fetch the scripts and styles Data Docs pages load (npm registry) for offline use",
+                        description="Download jQuery, Bootstrap, bootstrap-table, Font Awesome and Vega, the versions "
+                        "GX's Data Docs load from CDNs, from the npm registry (checked against pinned sha512 sums) "
+                        "into gx/uncommitted/data_docs_vendor/, which the Airflow UI's Data Docs serve. `up` does it "
+                        "when they are missing.").set_defaults(handler=cmd_assets)
     commands.add_parser("generate", help="generate Sparkify-shaped data (./sparkify generate --help)")
     commands.add_parser("test", help="run the whole test suite (arguments go to pytest)")
     commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites (./sparkify gx --help)")

@@ -207,6 +207,7 @@ class Stack:
         with reseed, a running S3 is restarted to load it (moto keeps objects in memory only).
         """
         result: dict[str, list[str]] = {"started": [], "already_running": []}
+        _fetch_data_docs_assets()
         with self._locked() as state:
             self._up_postgres(state, result)
             self._up_s3(state, result, seed_dir, reseed)
@@ -274,6 +275,19 @@ class Stack:
     def env(self) -> str:
         """environment() as `export K='V'` lines for `eval "$(./sparkify env)"`."""
         return "".join(f"export {key}={shell_quote(value)}\n" for key, value in self.environment().items())
+
+
+def _fetch_data_docs_assets() -> None:
+    """The scripts and styles Data Docs pages load, for a UI without internet access (helpers.data_docs_assets)."""
+    from helpers import data_docs_assets
+
+    if not data_docs_assets.missing():
+        return
+    try:
+        log.info("fetching the Data Docs scripts and styles from the npm registry: %s",
+                 ", ".join(data_docs_assets.fetch()))
+    except (OSError, ValueError) as error:
+        log.warning("Data Docs scripts and styles not fetched (%s): GX's own pages load them from CDNs", error)
 
 
 def up(seed_dir: Path | None = None) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
-from datetime import timezone
+import logging
+from datetime import date, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -26,12 +27,15 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from helpers import data_docs_assets
 from quality_gate.gx_context import DOCS_URL_PATH
 
 if TYPE_CHECKING:
     from great_expectations.data_context import FileDataContext
 
-    from quality_gate.gx_context import LatestValidation
+    from quality_gate.gx_context import DayStatus, LatestValidation
+
+log = logging.getLogger(__name__)
 
 DOCS_DAG_ID = "sparkify_etl"
 """The DAG whose validations make the site: its readers may read Data Docs."""
@@ -45,10 +49,15 @@ async def data_docs_page(path: str, request: Request) -> Response:
         if "text/html" in request.headers.get("accept", ""):
             return RedirectResponse(_login_url(str(request.url)), status_code=status.HTTP_302_FOUND)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated: log in to Airflow first.")
+    if path.startswith(f"{data_docs_assets.URL_PATH}/"):
+        asset = find_page(data_docs_assets.VENDOR_DIR, path.removeprefix(f"{data_docs_assets.URL_PATH}/"))
+        if asset is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{path} is not vendored: run ./sparkify assets.")
+        return FileResponse(asset)
     site = await asyncio.to_thread(site_dir)
     if not path:
-        rows = await asyncio.to_thread(_latest_validations)
-        return HTMLResponse(summary_page(rows, site))
+        rows, statuses = await asyncio.gather(asyncio.to_thread(_latest_validations), asyncio.to_thread(_daily_statuses))
+        return HTMLResponse(summary_page(rows, site, statuses, await asyncio.to_thread(metric_series)))
     page = find_page(site, path)
     if page is None:
         return HTMLResponse(
@@ -56,6 +65,9 @@ async def data_docs_page(path: str, request: Request) -> Response:
             f'<a href="{html.escape(_site_root(request, path))}">Data Docs home</a></p>',
             status_code=status.HTTP_404_NOT_FOUND,
         )
+    if page.suffix == ".html":  # GX's pages load scripts from CDNs: served from here instead
+        text = await asyncio.to_thread(page.read_text, encoding="utf-8")
+        return HTMLResponse(data_docs_assets.local_addresses(text, _site_root(request, path)))
     return FileResponse(page)
 
 
@@ -70,11 +82,13 @@ def find_page(site: Path, path: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def summary_page(rows: list[LatestValidation], site: Path) -> str:
-    """The landing page: each table's latest validation, linked to its page, and the way to the GX site.
+def summary_page(rows: list[LatestValidation], site: Path, statuses: dict[str, list[DayStatus]] | None = None,
+                 metrics: dict[tuple[str, str], list[tuple[date, float]]] | None = None) -> str:
+    """The landing page: each table's latest validation, linked to its page; each table's last 30 days
+    (the status of each day's validation, and its volume and match rate from the history table); the
+    way to the GX site.
 
-    Self-contained (GX's own index draws its table with scripts from public CDNs, so it is empty
-    where the UI has no internet access).
+    Self-contained: the charts are inline SVG, drawn here (no script, nothing from the internet).
     """
     lines = []
     for row in rows:
@@ -82,7 +96,7 @@ def summary_page(rows: list[LatestValidation], site: Path) -> str:
         if row.success is None:
             status, validated, batch = '<td class="none">never validated</td>', "", ""
         else:
-            status = f'<td class="{"passed" if row.success else "failed"}">{"Passed" if row.success else "Failed"}</td>'
+            status = f'<td class="{_status_class(row.success, row.warnings)}">{_status_text(row.success, row.warnings)}</td>'
             when = row.validated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
             link = quote(row.page.relative_to(site).as_posix()) if row.page else ""
             validated = f'<a href="{html.escape(link)}">{when}</a>' if link else when
@@ -92,7 +106,67 @@ def summary_page(rows: list[LatestValidation], site: Path) -> str:
             f"<td>{_rows_read(row)}</td>"
             f'<td><a href="{html.escape(suite_page)}">{html.escape(row.suite)}</a></td></tr>'
         )
-    return _SUMMARY.format(rows="\n".join(lines))
+    days = []
+    for row in rows:
+        charts = "".join(
+            f'<div class="chart">{html.escape(label)} {sparkline(points, percent=percent)}</div>'
+            for (table, metric), points in (metrics or {}).items() if table == row.table
+            for label, percent in [KEY_METRICS[metric]]
+        )
+        charts = charts or NO_HISTORY
+        days.append(f"<tr><td>{html.escape(row.table)}</td><td>{status_strip((statuses or {}).get(row.table, []), site)}</td>"
+                    f"<td>{charts}</td></tr>")
+    return _SUMMARY.format(rows="\n".join(lines), days="\n".join(days))
+
+
+NO_HISTORY = '<span class="none">no history recorded</span>'
+KEY_METRICS = {"row_count": ("rows", False), "non_null:song_id": ("match rate", True)}
+"""The history metrics charted on the home (quality_gate.history), with their labels."""
+CHART_DAYS = 30
+
+
+def status_strip(days: list[DayStatus], site: Path) -> str:
+    """One square per day, coloured by its validation's outcome and linked to its page."""
+    if not days:
+        return '<span class="none">never validated</span>'
+    squares = []
+    for number, day in enumerate(days):
+        link = quote(day.page.relative_to(site).as_posix()) if day.page else ""
+        title = f"{day.day.isoformat()}: {_status_text(day.success, day.warnings)}"
+        square = (f'<rect x="{number * 12}" y="0" width="10" height="14" rx="2" class="{_status_class(day.success, day.warnings)}">'
+                  f"<title>{html.escape(title)}</title></rect>")
+        squares.append(f'<a href="{html.escape(link)}">{square}</a>' if link else square)
+    span = f"{days[0].day.isoformat()} to {days[-1].day.isoformat()}"
+    return (f'<svg class="strip" width="{len(days) * 12}" height="14" role="img" aria-label="{span}">{"".join(squares)}</svg>'
+            f' <span class="span">{span}</span>')
+
+
+def sparkline(points: list[tuple[date, float]], *, percent: bool = False, width: int = 140, height: int = 28) -> str:
+    """A line of the values over their days, with the last value written beside it."""
+    if not points:
+        return '<span class="none">none</span>'
+    values = [value for _, value in points]
+    low, high = min(values), max(values)
+    step = (width - 4) / max(len(points) - 1, 1)
+    scale = (height - 4) / (high - low) if high > low else 0
+    start = 2 if len(points) > 1 else width - 3  # a single day sits where the newest would
+    xy = [(start + i * step, height - 2 - (value - low) * scale) for i, value in enumerate(values)]
+    coordinates = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    shown = f"{values[-1]:.1%}" if percent else f"{values[-1]:,.0f}"
+    title = f"{points[0][0].isoformat()} to {points[-1][0].isoformat()}: {shown} on the last day"
+    last_x, last_y = xy[-1]
+    return (f'<svg class="spark" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">'
+            f"<title>{html.escape(title)}</title>"
+            f'<polyline points="{coordinates}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>'
+            f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.5" fill="#2b6cb0"/></svg> {shown}')
+
+
+def _status_class(success: bool, warnings: bool) -> str:
+    return "failed" if not success else "warning" if warnings else "passed"
+
+
+def _status_text(success: bool, warnings: bool) -> str:
+    return "Failed" if not success else "Passed with warnings" if warnings else "Passed"
 
 
 def _rows_read(row: LatestValidation) -> str:
@@ -116,16 +190,23 @@ _SUMMARY = """<!doctype html>
 body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #1a202c; }}
 table {{ border-collapse: collapse; }} th, td {{ padding: .45rem .9rem; border-bottom: 1px solid #e2e8f0; text-align: left; }}
 th {{ background: #f7fafc; }} .passed {{ color: #2f855a; font-weight: 600; }} .failed {{ color: #c53030; font-weight: 600; }}
-.none {{ color: #718096; }}
+.warning {{ color: #b7791f; font-weight: 600; }} .none, .span {{ color: #718096; }}
+rect.passed {{ fill: #38a169; }} rect.failed {{ fill: #e53e3e; }} rect.warning {{ fill: #d69e2e; }}
+.chart {{ display: inline-block; margin-right: 1.5rem; white-space: nowrap; }} svg {{ vertical-align: middle; }}
 </style></head><body>
 <h1>Data Docs: each table's latest validation</h1>
 <table><thead><tr><th>Table</th><th>Status</th><th>Validated (page)</th><th>Batch</th><th>Rows validated</th><th>Suite</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
+<h2>The last 30 days</h2>
+<table><thead><tr><th>Table</th><th>Each day's validation (newest right)</th><th>History (quality_metrics)</th></tr></thead>
+<tbody>
+{days}
+</tbody></table>
 <p>A run's gate validates its audit area before publishing; a run that failed publishes nothing and keeps its rows
-there. Every validation: <a href="index.html">the full Great Expectations site</a> (its index table needs internet
-access for its scripts). Edit suites with <code>./sparkify gx</code>.</p>
+there. Every validation: <a href="index.html">the full Great Expectations site</a>. Edit suites with
+<code>./sparkify gx</code>.</p>
 </body></html>
 """
 
@@ -151,6 +232,33 @@ def _latest_validations() -> list[LatestValidation]:
     from quality_gate import gx_context
 
     return gx_context.latest_validations(_context())
+
+
+def _daily_statuses() -> dict[str, list[DayStatus]]:
+    from quality_gate import gx_context
+
+    return gx_context.daily_statuses(_context(), days=CHART_DAYS)
+
+
+def metric_series(conn_id: str = "redshift") -> dict[tuple[str, str], list[tuple[date, float]]]:
+    """The charted metrics of the last 30 recorded days, by (table, metric); empty if the warehouse cannot tell."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from helpers.audit_area import METRICS_TABLE, published
+
+    table = published(METRICS_TABLE)
+    sql = (f"SELECT table_name, metric, day, value FROM {table} WHERE metric IN ({', '.join(['%s'] * len(KEY_METRICS))}) "
+           f"AND day > (SELECT MAX(day) FROM {table}) - {CHART_DAYS} ORDER BY table_name, metric, day")
+    try:
+        records = PostgresHook(postgres_conn_id=conn_id).get_records(sql, parameters=tuple(KEY_METRICS))
+    except Exception as error:  # the page still shows every validation; the log says why charts are missing
+        log.warning("Data Docs home: no history charts (%s: %s)", type(error).__name__, error)
+        return {}
+    series: dict[tuple[str, str], list[tuple[date, float]]] = {}
+    for table_name, metric, day, value in records:
+        if value is not None:
+            series.setdefault((table_name, metric), []).append((day, float(value)))
+    return series
 
 
 async def _may_read(request: Request) -> bool:

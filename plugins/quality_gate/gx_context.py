@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -446,6 +447,8 @@ class LatestValidation:
     table: str
     suite: str
     success: bool | None = None
+    """False only when a critical expectation failed; a validation with warnings passed."""
+    warnings: bool = False
     validated_at: datetime | None = None
     batch: str | None = None
     page: Path | None = None
@@ -467,13 +470,58 @@ def latest_validations(context: FileDataContext) -> list[LatestValidation]:
         if key is None:
             rows.append(LatestValidation(spec.name, spec.suite))
             continue
-        (site,) = context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
+        success, warnings = _outcome(store.get(key))
         rows.append(LatestValidation(
-            spec.name, spec.suite, success=bool(store.get(key).success), validated_at=key.run_id.run_time,
-            batch=str(key.batch_identifier), page=_file_url_path(site["site_url"]) if site["site_url"] else None,
-            run_name=key.run_id.run_name,
+            spec.name, spec.suite, success=success, warnings=warnings, validated_at=key.run_id.run_time,
+            batch=str(key.batch_identifier), page=_page(context, key), run_name=key.run_id.run_name,
         ))
     return rows
+
+
+@dataclass(frozen=True)
+class DayStatus:
+    day: date
+    success: bool
+    warnings: bool
+    page: Path | None
+
+
+def daily_statuses(context: FileDataContext, days: int = 30) -> dict[str, list[DayStatus]]:
+    """Per validated table, the latest validation of each of its last ``days`` days, oldest first: the day
+    of its batch for a day-partitioned table, the day it ran for a whole table."""
+    partitioned = {spec.suite for spec in validated_tables() if spec.slice_column}
+    latest: dict[tuple[str, date], Any] = {}
+    for key in context.validation_results_store.list_keys():
+        suite = key.expectation_suite_identifier.name
+        match = _BATCH_DAY.search(str(key.batch_identifier))
+        if suite in partitioned and not match:
+            continue  # a validation of all its days (the warehouse audit): no day of its own
+        day = date(*map(int, match.groups())) if match else key.run_id.run_time.date()
+        slot = (suite, day)
+        if slot not in latest or key.run_id.run_time > latest[slot].run_id.run_time:
+            latest[slot] = key
+    statuses = {}
+    for spec in validated_tables():
+        chosen = sorted((day, key) for (suite, day), key in latest.items() if suite == spec.suite)[-days:]
+        statuses[spec.name] = [DayStatus(day, *_outcome(context.validation_results_store.get(key)), _page(context, key))
+                               for day, key in chosen]
+    return statuses
+
+
+_BATCH_DAY = re.compile(r"year_(\d{4})-month_(\d{1,2})-day_(\d{1,2})")
+
+
+def _outcome(result: Any) -> tuple[bool, bool]:
+    """(passed, with warnings) of a suite validation result: only critical failures fail it."""
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    worst = result.get_max_severity_failure()
+    return worst != FailureSeverity.CRITICAL, worst is not None and worst != FailureSeverity.CRITICAL
+
+
+def _page(context: FileDataContext, key: Any) -> Path | None:
+    (site,) = context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
+    return _file_url_path(site["site_url"]) if site["site_url"] else None
 
 
 def docs_site_dir(context: FileDataContext) -> Path:

@@ -6,14 +6,15 @@ with its permission check replaced.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 import data_docs_plugin
-from quality_gate.gx_context import DOCS_URL_PATH, LatestValidation
+from helpers import data_docs_assets
+from quality_gate.gx_context import DOCS_URL_PATH, DayStatus, LatestValidation
 
 
 @pytest.fixture
@@ -21,9 +22,19 @@ def site(tmp_path) -> Path:
     site = tmp_path / "local_site"
     (site / "validations/songplays/__none__/20181122T010203.000001Z").mkdir(parents=True)
     (site / "validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html").write_text("<p>songplays failed</p>")
-    (site / "index.html").write_text("<p>GX index</p>")
+    (site / "index.html").write_text('<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script><p>GX index</p>')
     (tmp_path / "great_expectations.yml").write_text("secret: outside the site")
     return site
+
+
+@pytest.fixture
+def vendored(tmp_path, monkeypatch) -> Path:
+    """A vendor folder holding jQuery, as ./sparkify assets leaves it."""
+    folder = tmp_path / "vendor"
+    (folder / "jquery@3.7.1/dist").mkdir(parents=True)
+    (folder / "jquery@3.7.1/dist/jquery.min.js").write_text("/* jQuery */")
+    monkeypatch.setattr(data_docs_assets, "VENDOR_DIR", folder)
+    return folder
 
 
 @pytest.fixture
@@ -45,6 +56,15 @@ def client(site, monkeypatch) -> TestClient:
                          batch="warehouse-artists", run_name="audit_20181121_1a2b3c4d"),
         LatestValidation("users", "users"),
     ])
+    page = next(site.rglob("warehouse-songplays-*.html"))
+    monkeypatch.setattr(data_docs_plugin, "_daily_statuses", lambda: {
+        "songplays": [DayStatus(date(2018, 11, 20), True, False, None), DayStatus(date(2018, 11, 21), True, True, page),
+                      DayStatus(date(2018, 11, 22), False, False, page)],
+    })
+    monkeypatch.setattr(data_docs_plugin, "metric_series", lambda: {
+        ("songplays", "row_count"): [(date(2018, 11, 20), 300.0), (date(2018, 11, 21), 437.0)],
+        ("songplays", "non_null:song_id"): [(date(2018, 11, 20), 0.05), (date(2018, 11, 21), 0.041)],
+    })
     return TestClient(data_docs_plugin.app, headers={"authorization": "Bearer ok"})
 
 
@@ -61,13 +81,18 @@ def test_the_home_lists_each_tables_latest_validation_with_its_page(client):
     assert ("<td>audit area <code>audit_20181121_1a2b3c4d</code>, kept until the next run of its day: "
             "<code>SELECT * FROM audit_20181121_1a2b3c4d.artists</code></td>") in text
     assert '<a href="index.html">the full Great Expectations site</a>' in text
+    # The last 30 days: a square per day, linked to its page, and the history's volume and match rate.
+    assert text.count('<rect ') == 3 and 'class="warning"><title>2018-11-21: Passed with warnings</title>' in text
+    assert 'class="failed"><title>2018-11-22: Failed</title>' in text and "2018-11-20 to 2018-11-22" in text
+    assert "rows <svg" in text and "</svg> 437" in text and "match rate <svg" in text and "</svg> 4.1%" in text
+    assert text.count("no history recorded") == 3  # the tables without charted metrics
     assert "https://" not in text  # nothing from the internet
 
 
 def test_pages_of_the_site_are_served_and_nothing_outside_it(client):
     page = client.get("/validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html")
     assert (page.status_code, page.text) == (200, "<p>songplays failed</p>")
-    assert client.get("/index.html").text == "<p>GX index</p>"
+    assert client.get("/index.html").text.endswith("<p>GX index</p>")
     for path in ("/../great_expectations.yml", "/%2e%2e/great_expectations.yml", "/validations/nope.html"):
         missing = client.get(path)
         assert missing.status_code == 404 and "secret" not in missing.text
@@ -96,3 +121,13 @@ def test_the_plugin_mounts_the_app_and_adds_a_browse_entry_pointing_at_it():
     (view,) = plugin.external_views
     # Relative to the UI's base URL (no leading slash), shown inside the UI under Browse.
     assert view["href"] == f"{DOCS_URL_PATH}/" and view["destination"] == "nav" and view["category"] == "browse"
+
+
+def test_gx_pages_load_their_scripts_from_the_vendored_copies_not_from_cdns(client, vendored):
+    index = client.get("/index.html")
+    assert '<script src="/_vendor/jquery@3.7.1/dist/jquery.min.js"></script>' in index.text
+    assert "code.jquery.com" not in index.text
+    script = client.get("/_vendor/jquery@3.7.1/dist/jquery.min.js")
+    assert (script.status_code, script.text) == (200, "/* jQuery */")
+    assert client.get("/_vendor/../great_expectations.yml").status_code == 404
+    assert "run ./sparkify assets" in client.get("/_vendor/vega@5.33.1/build/vega.min.js").text

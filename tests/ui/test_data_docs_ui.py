@@ -20,12 +20,21 @@ from local_stack import cli
 from tests.ui.ui_helpers import DAG_ID, UiStack
 
 CORRUPT_DAY = "2018-11-02"
+GOOD_DAY = "2018-11-01"
 FAILED_TASK = "validate.validate_staging_events"
 RUN_TIMEOUT_MS = 600_000
 
 
 @pytest.fixture(scope="module")
-def corrupted_run(ui_stack: UiStack, server_tmp_factory) -> str:
+def published_day(ui_stack: UiStack) -> str:
+    """A good day run and published, so history has a day to chart."""
+    run = ui_stack.api().backfill(DAG_ID, GOOD_DAY, GOOD_DAY, max_active_runs=1)[GOOD_DAY]
+    assert run["state"] == "success", ui_stack.describe_run(run["dag_run_id"])
+    return run["dag_run_id"]
+
+
+@pytest.fixture(scope="module")
+def corrupted_run(ui_stack: UiStack, server_tmp_factory, published_day) -> str:
     """The run of CORRUPT_DAY with every 5th event's method 'POST' (the events suite allows GET and PUT)."""
     cli.load_corrupt_day(ui_stack.data, CORRUPT_DAY, server_tmp_factory("corrupt"), ui_stack.s3)
     runs = ui_stack.api().backfill(DAG_ID, CORRUPT_DAY, CORRUPT_DAY, max_active_runs=1)
@@ -72,12 +81,27 @@ def test_browse_data_docs_shows_each_tables_latest_validation(
     for spec in gx_context.validated_tables():
         row = docs.get_by_role("row").filter(has=docs.get_by_role("cell", name=spec.name, exact=True).first)
         expect(row.first).to_contain_text("Failed" if spec.name == "staging_events" else "Passed")
+
+    # The last 30 days: a square per validated day, and the history's volume and match rate, drawn offline.
+    expect(docs.get_by_role("heading", name="The last 30 days")).to_be_visible()
+    songplays_days = docs.get_by_role("row").filter(has=docs.get_by_role("cell", name="songplays", exact=True)).last
+    expect(songplays_days.locator("svg.strip rect")).not_to_have_count(0)
+    expect(songplays_days.locator("svg.spark")).to_have_count(2)  # rows and match rate
     shot(page, "13-data-docs-latest-validations")
 
     failed = docs.get_by_role("row").filter(has_text="Failed").get_by_role("link").first
     failed.click()
     expect(docs.get_by_text(re.compile(r"Status:\s*Failed")).first).to_be_visible()
     expect(docs.get_by_text("POST", exact=True).first).to_be_visible()
+
+
+def test_gx_own_index_draws_its_table_without_internet_access(page: Page, ui_stack: UiStack, corrupted_run: str,
+                                                              shot: Callable[[Page, str], Path]):
+    """Chromium runs without network access beyond the stack: GX's scripts come from the vendored copies."""
+    page.goto(f"{ui_stack.url}/data-docs/index.html")
+    expect(page.locator(".pagination-info").first).to_contain_text(re.compile(r"Showing 1 to \d+ of \d+ rows"))  # bootstrap-table
+    expect(page.get_by_role("cell", name=re.compile(r"^warehouse-staging_events-year_2018")).first).to_be_visible()
+    shot(page, "14-gx-index-offline")
 
 
 def test_data_docs_ask_for_a_login_and_return_after_it(anonymous_page: Page, ui_stack: UiStack):

@@ -116,6 +116,12 @@ def test_a_day_that_lost_most_of_its_matches_is_a_warning_against_its_history(
         published_days = conn.execute("SELECT COUNT(DISTINCT day) FROM quality_metrics WHERE table_name = 'songplays'")
         assert published_days.fetchone() == (HISTORY_DAYS,)
     assert recorded["non_null:song_id"] < 0.1 and recorded["row_count"] > 1000
+    # Data Docs' home: the day passed, with warnings.
+    context = gx_context.file_context(gx_dir)
+    (songplays,) = [row for row in gx_context.latest_validations(context) if row.table == "songplays"]
+    assert (songplays.success, songplays.warnings, songplays.run_name) == (True, True, area)
+    (day,) = gx_context.daily_statuses(context)["songplays"]
+    assert (day.day, day.success, day.warnings) == (JUDGED, True, True) and day.page.is_file()
 
 
 def test_the_staged_events_the_matches_came_from_pass(warehouse, history_published, gx_dir, monkeypatch):
