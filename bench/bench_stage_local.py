@@ -4,8 +4,8 @@
     .venv/bin/python bench/bench_stage_local.py --sizes 20000 200000
 
 For each size, one day of events is generated (datagen), served by a moto S3 server seeded at start,
-and staged into PostgreSQL by StageToRedshiftOperator (S3 read, JSONPaths, COPY FROM STDIN, slice
-replacement; one transaction). The baseline loads the very same rows as a local CSV file with
+and staged into PostgreSQL by StageToRedshiftOperator (S3 read, JSONPaths, COPY FROM STDIN into the
+run's audit area, slice guard; one transaction). The baseline loads the very same rows as a local CSV file with
 ``COPY ... FROM STDIN (FORMAT csv)`` - the fastest way into PostgreSQL (see shared/notes/load-paths.md).
 Each measurement runs in a fresh process, so its peak RSS (ru_maxrss) is its own.
 Printed: rows/s, time relative to CSV COPY, and the large/small peak-RSS ratio (near 1.0 while the
@@ -29,6 +29,8 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 
 DAY = "2018-11-01"
 BUCKET = "bench"
+AREA = "audit_20181101_00000000"
+TABLE = f'"{AREA}".staging_events'
 
 
 def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
@@ -36,7 +38,8 @@ def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
     import psycopg
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
-        conn.execute("DELETE FROM staging_events")
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(f"CREATE TABLE {TABLE} (LIKE public.staging_events)")
     if mode == "operator":  # imports and connection set-up are not part of the measured load
         from local_stack.airflow import connection_env
         from local_stack.s3 import REGION
@@ -46,18 +49,18 @@ def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
     started = time.perf_counter()
     if mode == "operator":
         StageToRedshiftOperator(
-            task_id="bench", table="staging_events", s3_bucket=BUCKET,
+            task_id="bench", table="staging_events", audit_area=AREA, s3_bucket=BUCKET,
             s3_key=f"log_data/2018/11/{DAY}-events.json", json_paths="log_json_path.json",
             timeformat="epochmillisecs", slice_column="ts", slice_start=DAY, slice_end="2018-11-02",
         ).execute(context={})
     else:
         with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "rb") as source:
-            with cursor.copy("COPY staging_events FROM STDIN (FORMAT csv)") as copy:
+            with cursor.copy(f"COPY {TABLE} FROM STDIN (FORMAT csv)") as copy:
                 while chunk := source.read(1 << 20):
                     copy.write(chunk)
     seconds = time.perf_counter() - started
     with psycopg.connect(warehouse) as conn:
-        rows = conn.execute("SELECT COUNT(*) FROM staging_events").fetchone()[0]
+        rows = conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0]
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
@@ -95,6 +98,8 @@ def main() -> None:
             postgres.create_database("bench")
             warehouse = postgres.uri("bench")
             run_sql_file(warehouse, REPO / "create_tables.sql")
+            with psycopg.connect(warehouse, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{AREA}"')
             for size in args.sizes:
                 data = scratch_dir / f"data-{size}"
                 generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
@@ -104,7 +109,7 @@ def main() -> None:
                     operator = _measure("operator", warehouse, s3.endpoint_url, "")
                     csv_path = scratch_dir / f"rows-{size}.csv"
                     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "wb") as sink:
-                        with cursor.copy("COPY staging_events TO STDOUT (FORMAT csv)") as copy:
+                        with cursor.copy(f"COPY {TABLE} TO STDOUT (FORMAT csv)") as copy:
                             for chunk in copy:
                                 sink.write(chunk)
                     baseline = _measure("csv", warehouse, s3.endpoint_url, str(csv_path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from tests.plugins import pipeline_day
+from local_stack import sql_pipeline
 
 EVENT = """INSERT INTO staging_events (auth, firstname, gender, iteminsession, lastname, level, method, page,
     sessionid, status, ts, userid, artist, song, length, location, useragent)
@@ -18,7 +18,7 @@ VALUES ('Logged In', 'Ann', 'F', %s, 'Lee', %s, 'PUT', 'NextSong', 1, 200, %s, %
 
 
 def staging(*events):
-    """stage(cursor, area) for pipeline_day: one event per (user_id, level, ts)."""
+    """stage(cursor, area) for sql_pipeline: one event per (user_id, level, ts)."""
     def stage(cursor, area):
         for item, (user, level, ts) in enumerate(events):
             cursor.execute(EVENT, (item, level, ts, str(user)))
@@ -38,7 +38,7 @@ def users(uri):
 def run_days(uri, *days):
     with psycopg.connect(uri) as conn, conn.cursor() as cursor:
         for day, stage in days:
-            pipeline_day.run_day(cursor, day, stage, staged=("staging_events",))
+            sql_pipeline.run_day(cursor, day, stage, staged=("staging_events",))
 
 
 @pytest.mark.parametrize("order", [(DAY_1, DAY_2), (DAY_2, DAY_1)], ids=["in order", "out of order"])
@@ -49,11 +49,11 @@ def test_each_user_keeps_the_latest_event_whatever_order_days_run_in(warehouse, 
 
 def test_days_audited_together_and_published_in_either_order_give_the_same_users(warehouse):
     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
-        areas = [(day, pipeline_day.open_and_stage(cursor, day, stage, ("staging_events",))) for day, stage in (DAY_2, DAY_1)]
+        areas = [(day, sql_pipeline.open_and_stage(cursor, day, stage, ("staging_events",))) for day, stage in (DAY_2, DAY_1)]
         for day, area in areas:  # both audited against the same published users: none yet
-            pipeline_day.load(cursor, area, day)
+            sql_pipeline.load(cursor, area, day)
         for day, area in areas:  # the later day first; the earlier one must not win at publish
-            pipeline_day.publish(cursor, area, day)
+            sql_pipeline.publish(cursor, area, day)
     assert users(warehouse) == LATEST
 
 

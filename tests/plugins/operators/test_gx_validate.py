@@ -21,7 +21,7 @@ from quality_gate import gx_context
 from helpers.audit_area import AUDIT_AREA
 from operators.gx_validate import DataDocsLink, GXValidateTableOperator, _warehouse_url
 
-from tests.plugins import pipeline_day
+from local_stack import sql_pipeline
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -42,7 +42,7 @@ INSERT INTO staging_events VALUES
 def day_loaded(warehouse) -> str:
     """The warehouse with DAY staged, loaded and published by the DAG's SQL."""
     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
-        pipeline_day.run_day(cursor, DAY, lambda cursor, area: cursor.execute(STAGING_SQL))
+        sql_pipeline.run_day(cursor, DAY, lambda cursor, area: cursor.execute(STAGING_SQL))
     return warehouse
 
 
@@ -123,9 +123,9 @@ def audited_rerun(redshift) -> str:
     """A re-delivery of DAY loaded into its audit area, not published: its events carry level 'gold', an hour later."""
     redelivered = STAGING_SQL.replace("'paid'", "'gold'").replace("'2018-11-21 10:", "'2018-11-21 11:")
     with psycopg.connect(redshift) as conn, conn.cursor() as cursor:
-        area = pipeline_day.open_and_stage(cursor, DAY, lambda cursor, area: cursor.execute(redelivered),
+        area = sql_pipeline.open_and_stage(cursor, DAY, lambda cursor, area: cursor.execute(redelivered),
                                            staged=("staging_events",))
-        pipeline_day.load(cursor, area, DAY)
+        sql_pipeline.load(cursor, area, DAY)
     return area
 
 

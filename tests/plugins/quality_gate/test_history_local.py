@@ -16,12 +16,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from helpers import json_copy
 from helpers.audit_area import area_name
 from operators.gx_validate import WARNINGS_XCOM, GXValidateTableOperator
 from quality_gate import gx_context
-from tests.plugins import pipeline_day
-from tests.plugins.quality_gate.test_gx_suites import _stage
+from local_stack import sql_pipeline
 
 FIRST_DAY = date(2018, 11, 1)
 HISTORY_DAYS = 8
@@ -39,35 +37,16 @@ def generated(tmp_path_factory) -> Path:
     return out
 
 
-def stage_day(data: Path, day: date, catalog: bool, change_songs: str | None = None):
-    jsonpaths = json_copy.parse_jsonpaths_file((data / "log_json_path.json").read_text(), "log_json_path.json")
-
-    def stage(cursor, area):
-        key = f"log_data/{day:%Y/%m}/{day.isoformat()}-events.json"
-        _stage(cursor, area, "staging_events", [data / key], jsonpaths, "epochmillisecs")
-        if catalog:
-            _stage(cursor, area, "staging_songs", sorted((data / "song_data").rglob("*.json")), None, "auto")
-        if change_songs:
-            cursor.execute(change_songs)
-        cursor.execute(f'ANALYZE "{area}".staging_events')
-
-    return stage
-
-
 @pytest.fixture
 def history_published(warehouse, generated) -> str:
     """HISTORY_DAYS generated days published with their metrics, and the judged day loaded into its area,
     where four of five plays no longer match the catalog."""
     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
-        for number in range(HISTORY_DAYS):
-            day = FIRST_DAY + timedelta(days=number)
-            staged = ("staging_events", "staging_songs") if number == 0 else ("staging_events",)
-            pipeline_day.run_day(cursor, day.isoformat(), stage_day(generated, day, number == 0), staged)
-        conn.commit()
-        area = pipeline_day.open_and_stage(cursor, JUDGED.isoformat(), stage_day(
-            generated, JUDGED, False, "UPDATE staging_events SET song = song || ' (live)' WHERE MOD(sessionid, 5) <> 0"),
-            ("staging_events",))
-        pipeline_day.load(cursor, area, JUDGED.isoformat())
+        sql_pipeline.load_days(conn, generated, [(FIRST_DAY + timedelta(days=n)).isoformat() for n in range(HISTORY_DAYS)])
+        area = sql_pipeline.open_and_stage(cursor, JUDGED.isoformat(), sql_pipeline.stage_day(
+            generated, JUDGED.isoformat(), catalog=False,
+            then="UPDATE staging_events SET song = song || ' (live)' WHERE MOD(sessionid, 5) <> 0"), ("staging_events",))
+        sql_pipeline.load(cursor, area, JUDGED.isoformat())
     return area
 
 
@@ -132,9 +111,10 @@ def test_the_staged_events_the_matches_came_from_pass(warehouse, history_publish
 def test_without_history_the_first_day_passes_and_says_so(warehouse, generated, gx_dir, monkeypatch, capsys):
     monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", warehouse)
     with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
-        area = pipeline_day.open_and_stage(cursor, JUDGED.isoformat(), stage_day(generated, JUDGED, True),
+        area = sql_pipeline.open_and_stage(cursor, JUDGED.isoformat(),
+                                           sql_pipeline.stage_day(generated, JUDGED.isoformat(), catalog=True),
                                            ("staging_events", "staging_songs"))
-        pipeline_day.load(cursor, area, JUDGED.isoformat())
+        sql_pipeline.load(cursor, area, JUDGED.isoformat())
     assert area == area_name("test", JUDGED.isoformat())
     ti = validate("songplays", area, gx_dir)
     assert WARNINGS_XCOM not in ti.xcom

@@ -1,0 +1,163 @@
+"""Benchmark the quality gate against the same checks written as plain SQL, side by side in one run.
+
+    .venv/bin/python bench/bench_gate.py                    # the real sample (../shared/data/sparkify), 30 days
+    .venv/bin/python bench/bench_gate.py --data DIR --days 7  # any bucket-shaped folder (./sparkify generate)
+
+Every day is loaded and published with the DAG's SQL (local_stack.sql_pipeline) into a scratch
+PostgreSQL; then, each measured three times (the best kept):
+
+- audit: `./sparkify gx validate` as users run it (the warehouse audit, in process, Data Docs
+  updated) against every expectation of every suite run as one plain SQL query on the same batches
+  (a day-partitioned table's days at once), plus the audit's own day and history queries;
+- gate: one day's suites, as a run's gate validates them, against the same expectations as plain
+  SQL on that day.
+
+The plain SQL is what a user would write instead: COUNT queries for the row expectations, the
+suites' own queries for the unexpected-rows ones, one aggregate per metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+
+SAMPLE = REPO.parent / "shared" / "data" / "sparkify"
+_JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
+
+
+def plain_sql(expectation: dict, batch: str) -> str:
+    """The expectation as one plain SQL query on ``batch`` (a table name or a parenthesised SELECT)."""
+    kind, kwargs = expectation["type"], expectation["kwargs"]
+    column = f'"{kwargs["column"]}"' if "column" in kwargs else None
+    rows = f"FROM {batch} AS b"
+    if kind in ("expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list"):
+        return f"SELECT * {rows} LIMIT 0"
+    if kind == "expect_table_row_count_to_be_between":
+        return f"SELECT COUNT(*) {rows}"
+    if kind == "expect_column_values_to_not_be_null":
+        return f"SELECT COUNT(*) {rows} WHERE {column} IS NULL"
+    if kind == "expect_column_values_to_be_unique":
+        return f"SELECT COUNT({column}) - COUNT(DISTINCT {column}) {rows}"
+    if kind == "expect_compound_columns_to_be_unique":
+        columns = ", ".join(f'"{name}"' for name in kwargs["column_list"])
+        return f"SELECT COUNT(*) FROM (SELECT {columns} {rows} GROUP BY {columns} HAVING COUNT(*) > 1) AS duplicate"
+    if kind == "expect_column_values_to_be_in_set":
+        values = ", ".join(repr(value) if not isinstance(value, str) else "'" + value.replace("'", "''") + "'"
+                           for value in kwargs["value_set"])
+        return f"SELECT COUNT(*) {rows} WHERE {column} NOT IN ({values})"
+    if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
+        operator = "!~" if kind == "expect_column_values_to_match_regex" else "~"
+        return f"SELECT COUNT(*) {rows} WHERE {column} {operator} '{kwargs['regex']}'"
+    if kind == "expect_column_values_to_be_between":
+        bounds = [f"{column} < {kwargs['min_value']}" if kwargs.get("min_value") is not None else None,
+                  f"{column} > {kwargs['max_value']}" if kwargs.get("max_value") is not None else None]
+        return f"SELECT COUNT(*) {rows} WHERE {' OR '.join(bound for bound in bounds if bound)}"
+    if kind == "expect_column_proportion_of_non_null_values_to_be_between":
+        return f"SELECT CAST(COUNT({column}) AS DOUBLE PRECISION) / COUNT(*) {rows}"
+    if kind == "expect_column_unique_value_count_to_be_between":
+        return f"SELECT COUNT(DISTINCT {column}) {rows}"
+    if kind == "expect_column_mean_to_be_between":
+        return f"SELECT AVG({column}) {rows}"
+    if kind == "unexpected_rows_expectation":
+        query = kwargs["unexpected_rows_query"]
+        substituted = query.format(batch=batch if _JOIN.search(query) or not batch.startswith("(") else f"{batch} AS subselect")
+        return f"SELECT COUNT(*) FROM ({substituted}) AS unexpected"
+    raise ValueError(f"No plain SQL for {kind}: add it to bench/bench_gate.py")
+
+
+def best_of(runs: int, measure: Callable[[], object]) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        measure()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SAMPLE, help="a bucket-shaped folder (default: the real sample)")
+    parser.add_argument("--days", type=int, help="load only the first N days")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    import psycopg
+
+    from helpers.tables import TABLES
+    from local_stack import sql_pipeline
+    from local_stack.postgres import PostgresServer, run_sql_file
+    from local_stack.process import free_port
+    from quality_gate import gx_context, warehouse_audit
+
+    days = sorted(p.name[:10] for p in (args.data / "log_data").rglob("*-events.json"))[: args.days]
+    specs = gx_context.validated_tables()
+    with tempfile.TemporaryDirectory(prefix="bench-gate-") as scratch:
+        scratch_dir = Path(scratch)
+        scratch_dir.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
+        postgres = PostgresServer(scratch_dir / "pg", free_port(), scratch_dir / "pg.log")
+        postgres.start()
+        try:
+            postgres.create_database("bench")
+            uri = postgres.uri("bench")
+            run_sql_file(uri, REPO / "create_tables.sql")
+            started = time.perf_counter()
+            with psycopg.connect(uri) as conn:
+                sql_pipeline.load_days(conn, args.data, days)
+            print(f"Loaded {len(days)} day(s) of {args.data} in {time.perf_counter() - started:.1f}s")
+
+            gx_dir = scratch_dir / "gx"
+            shutil.copytree(gx_context.GX_DIR, gx_dir, ignore=shutil.ignore_patterns("uncommitted"))
+            gx_context.set_warehouse_url(uri.replace("postgresql://", "postgresql+psycopg://"))
+            context = gx_context.file_context(gx_dir)
+            suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
+                      for spec in specs}
+
+            def plain(batches: dict[str, str]) -> None:
+                with psycopg.connect(uri) as conn:
+                    for spec in specs:
+                        for expectation in suites[spec.name]:
+                            conn.execute(plain_sql(expectation, batches[spec.name])).fetchall()
+
+            def plain_audit() -> None:
+                plain({spec.name: spec.name for spec in specs})
+                with psycopg.connect(uri) as conn, conn.cursor() as cursor:
+                    for spec in TABLES:
+                        if spec.slice_column:
+                            warehouse_audit.days_present(cursor, spec)
+                        if spec.history:
+                            warehouse_audit.history_warnings(cursor, spec)
+
+            day = date.fromisoformat(days[-1])
+
+            def day_batch(spec) -> str:
+                if not spec.slice_column:
+                    return spec.name
+                return (f'(SELECT * FROM "{spec.name}" WHERE "{spec.slice_column}" >= \'{day}\' '
+                        f"AND \"{spec.slice_column}\" < '{day + timedelta(days=1)}')")
+
+            audit_gx = best_of(args.runs, lambda: warehouse_audit.run(context, specs))
+            audit_sql = best_of(args.runs, plain_audit)
+            gate_gx = best_of(args.runs, lambda: [gx_context.run_checkpoint(context, spec.name, day) for spec in specs])
+            gate_sql = best_of(args.runs, lambda: plain({spec.name: day_batch(spec) for spec in specs}))
+        finally:
+            postgres.stop()
+
+    expectations = sum(len(items) for items in suites.values())
+    print(f"{expectations} expectations in {len(specs)} suites; best of {args.runs} runs each")
+    print(f"{'measure':<44} {'GX s':>8} {'plain SQL s':>12} {'ratio':>7}")
+    print(f"{'audit: gx validate, whole warehouse':<44} {audit_gx:>8.2f} {audit_sql:>12.2f} {audit_gx / audit_sql:>7.2f}")
+    print(f"{f'gate: every suite on {day} (one run)':<44} {gate_gx:>8.2f} {gate_sql:>12.2f} {gate_gx / gate_sql:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
