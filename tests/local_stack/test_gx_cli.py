@@ -111,7 +111,7 @@ def test_remove_needs_one_matching_id(gx_dir, capsys):
     assert cli(gx_dir, "remove", "users", "zzzz") == 1
     assert "Suite 'users' has no expectation whose id starts with 'zzzz'" in capsys.readouterr().err
     assert cli(gx_dir, "remove", "users", "") == 1
-    assert "matches 12 expectations" in capsys.readouterr().err
+    assert f"matches {len(suite(gx_dir, 'users')['expectations'])} expectations" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_edit_saves_a_valid_change_keeping_the_ids_and_rebuilds_data_docs(gx_dir
     ids = [e["id"] for e in suite(gx_dir, "time")["expectations"]]
     assert cli(gx_dir, "edit", "time") == 0
     out = capsys.readouterr().out
-    assert "Saved 18 expectation(s) to " in out and "Data Docs rebuilt: " in out
+    assert f"Saved {len(ids)} expectation(s) to " in out and "Data Docs rebuilt: " in out
     assert (gx_dir / "uncommitted/data_docs/local_site/expectations/time.html").is_file()
     expectations = suite(gx_dir, "time")["expectations"]
     assert [e["id"] for e in expectations] == ids
