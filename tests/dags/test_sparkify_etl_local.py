@@ -184,13 +184,17 @@ def test_rerunning_a_day_changes_no_table(pipeline):
 
 
 def test_a_corrupt_day_fails_the_run_and_changes_nothing(pipeline, sample_s3, s3_client_for):
-    day = "2018-12-01"
-    s3_client_for(sample_s3.endpoint_url).put_object(
-        Bucket=sample_s3.bucket, Key=f"log_data/2018/12/{day}-events.json",
+    day, s3 = "2018-12-01", s3_client_for(sample_s3.endpoint_url)
+    key = f"log_data/2018/12/{day}-events.json"
+    s3.put_object(
+        Bucket=sample_s3.bucket, Key=key,
         Body=b'{"ts": 1543622400000, "userId": "1", "page": "NextSong"}\n{"ts": 1543622400001, "userId": "2", "page": ',
     )
     before = snapshot(pipeline["warehouse"])
-    result = run_dag(day, pipeline["env"], pipeline["homes"] / "corrupt")
+    try:
+        result = run_dag(day, pipeline["env"], pipeline["homes"] / "corrupt")
+    finally:
+        s3.delete_object(Bucket=sample_s3.bucket, Key=key)  # the bucket holds the sample again
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert f"log_data/2018/12/{day}-events.json, line 2: the JSON document starting here is not complete" in output
