@@ -113,3 +113,18 @@ CREATE TABLE IF NOT EXISTS quality_metrics (
     recorded_at TIMESTAMP        NOT NULL,
     PRIMARY KEY (day, table_name, metric)
 );
+
+-- The source records staging set aside (plugins/helpers/rejects.py): where each is (object, line,
+-- column) and why, with its text cut to 4 KB. Written in the run's audit area and published with
+-- the run, replacing the rejects of the same table and day (day is NULL for a table loaded whole).
+CREATE TABLE IF NOT EXISTS staging_rejects (
+    table_name  VARCHAR(128)  NOT NULL,
+    day         DATE,
+    run_id      VARCHAR(256)  NOT NULL,
+    source      VARCHAR(1024) NOT NULL,
+    line_number BIGINT,
+    column_name VARCHAR(128),
+    reason      VARCHAR(1024) NOT NULL,
+    raw_text    VARCHAR(4096),
+    rejected_at TIMESTAMP     NOT NULL
+);

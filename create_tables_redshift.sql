@@ -10,3 +10,4 @@ ALTER TABLE "time" ALTER DISTSTYLE ALL;
 ALTER TABLE "time" ALTER SORTKEY (start_time);
 ALTER TABLE songs ALTER DISTSTYLE KEY DISTKEY song_id;
 ALTER TABLE quality_metrics ALTER SORTKEY (table_name, day);
+ALTER TABLE staging_rejects ALTER SORTKEY (table_name, day);

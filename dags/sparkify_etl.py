@@ -9,10 +9,14 @@ it there, and only a run that passes publishes, in one transaction.
 | step | what it does |
 |---|---|
 | `open_audit_area` | the run's audit area, made anew (earlier areas of the same day are dropped) |
-| `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied only when they changed — into the audit area |
+| `stage` | `staging_events` ← `log_data/YYYY/MM/YYYY-MM-DD-events.json` of the run's day (JSONPaths `log_json_path.json`); `staging_songs` ← every object under `song_data/`, copied only when they changed — into the audit area; records that cannot load go to `staging_rejects` with their object, line and reason |
 | `load` | `songplays`: one per NextSong event of the day; `users` (latest level), `songs`, `artists`: the rows to insert or replace; `time`: the day's songplay times — into the audit area |
 | `validate` | a Great Expectations suite per table (gx/expectations/) and the SQL checks, on the audit area as the warehouse will be after publishing; a failure fails the run at once, shown in Data Docs |
 | `publish` | one transaction: the day's slices replaced, dimension changes merged, the area dropped |
+
+Rejects: a staging table tolerates a few rejected records (at most 100 and 1% of those read; the
+run's alert lists them) and fails the run beyond that, naming the first ones. The params
+`max_rejects` and `max_reject_fraction` (Trigger → with params) raise the limit for one run.
 
 A failed run publishes nothing: the published tables stay as they were and the run's rows stay in
 its audit area until the next run of that day (the failure message and the alert say how to query
@@ -35,14 +39,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import partial
 
-from airflow.sdk import DAG, TaskGroup, chain
+from airflow.sdk import DAG, Param, TaskGroup, chain
 from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetable
 
 from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
 from helpers.audit_area import AUDIT_AREA, MACROS, OPEN_TASK_ID, PUBLISH_TASK_ID
 from quality_gate.gx_context import file_context, table_checkpoint, validated_tables
 from quality_gate.sql_checks import SONGPLAYS_RECONCILE, table_checks
-from helpers.tables import RUN_DAY_END, RUN_DAY_START, TABLES, Role, tables
+from helpers.tables import RUN_DAY_END, RUN_DAY_START, TABLES, Role, run_param, tables
 from operators import (
     DataQualityOperator,
     LoadDimensionOperator,
@@ -81,6 +85,15 @@ with DAG(
     tags=["sparkify", "redshift"],
     on_failure_callback=alert_failed_run,
     on_success_callback=alert_succeeded_run,
+    params={
+        "max_rejects": Param(None, type=["null", "integer"], minimum=0, title="Rejects tolerated (count)",
+                             description="For this run: the rejected source records each staging table "
+                                         "tolerates, at most. Empty: the table spec's limit (100)."),
+        "max_reject_fraction": Param(None, type=["null", "number"], minimum=0, maximum=1,
+                                     title="Rejects tolerated (fraction)",
+                                     description="For this run: the rejects each staging table tolerates, at "
+                                                 "most, as a fraction of the records read. Empty: the spec's (0.01)."),
+    },
 ) as dag:
     open_audit_area = OpenAuditAreaOperator(task_id=OPEN_TASK_ID, audit_area=AUDIT_AREA)
 
@@ -94,12 +107,16 @@ with DAG(
                 s3_key=spec.s3_key,
                 json_paths=spec.json_paths,
                 timeformat=spec.timeformat,
+                copy_options=spec.copy_options,
+                column_rules=spec.column_rules,
                 skip_unchanged=spec.skip_unchanged,
                 slice_column=spec.slice_column,
                 slice_start=RUN_DAY_START if spec.slice_column else None,
                 slice_end=RUN_DAY_END if spec.slice_column else None,
                 region=S3_REGION,
                 iam_role=IAM_ROLE,
+                max_rejects=run_param("max_rejects", spec.rejects.max_count),
+                max_reject_fraction=run_param("max_reject_fraction", spec.rejects.max_fraction),
             )
 
     with TaskGroup("load", tooltip="staging → fact and dimension tables, in the audit area") as load:

@@ -10,7 +10,9 @@ days never collide) that readers of the star schema never query:
 | a table loaded whole (the song catalog, when it changed; truncate-insert loads) | ``<area>.<table>``: the new table | replaces the table |
 | a merged table (upsert loads: ``users``, ``songs``, ``artists``) | ``<area>.<table>__changes``: the rows to insert or replace; the view ``<area>.<table>``: the table as it will read after publish | merges the changes in |
 
-A table the run leaves as it is (an unchanged catalog) has no relation in the area.
+The area's ``staging_rejects`` holds the source records the run's staging set aside
+(helpers.rejects); publish replaces the rejects of each table it staged (of the day, or all of them
+for a table loaded whole). A table the run leaves as it is (an unchanged catalog) has no relation in the area.
 
 Loads and the quality gate run with ``search_path`` set to the area, then the published schema
 (``in_audit_area``). So the load SELECTs of ``helpers.sql_queries`` and the GX suites, unchanged,
@@ -34,6 +36,7 @@ from typing import Any
 
 from helpers.db import Dialect, Statement, Step, TimeSlice, quote_table
 from helpers.loads import LoadMode, publish_table_steps
+from helpers.rejects import REJECTS_TABLE
 from helpers.tables import Role, TableSpec
 
 PUBLISHED_SCHEMA = "public"
@@ -95,11 +98,12 @@ def in_audit_area(area: str) -> Statement:
 
 def open_steps(area: str) -> list[Step]:
     """Drop every audit area of the area's day (earlier runs' quarantine, this run's earlier try), create it
-    with its table of the day's metrics (written by the parallel validations, so made once here)."""
+    with its tables of the day's metrics and of the rejects (written by parallel tasks, so made once here)."""
     return [
         _DropAreasOfDay(checked_area(area)),
         Statement(f"CREATE SCHEMA {quote_table(area)}"),
-        Statement(f"CREATE TABLE {in_area(area, METRICS_TABLE)} (LIKE {published(METRICS_TABLE)})"),
+        *(Statement(f"CREATE TABLE {in_area(area, table)} (LIKE {published(table)})")
+          for table in (METRICS_TABLE, REJECTS_TABLE)),
     ]
 
 
@@ -143,7 +147,7 @@ def publish_steps(
     up instead of deadlocking (on Redshift readers wait for the transaction too: ``Dialect.lock``).
     """
     steps = [Statement(dialect.lock(f"{PUBLISHED_SCHEMA}.{table}"))
-             for table in (*(spec.name for spec in specs), MANIFEST_TABLE, METRICS_TABLE)]
+             for table in (*(spec.name for spec in specs), MANIFEST_TABLE, METRICS_TABLE, REJECTS_TABLE)]
     changed = []
     for spec in specs:
         mode = _publish_mode(spec)
@@ -167,6 +171,9 @@ def publish_steps(
             Statement(f"DELETE FROM {manifest} WHERE table_name IN (SELECT table_name FROM {staged})"),
             Statement(f"INSERT INTO {manifest} SELECT * FROM {staged}"),
         ]
+    staged = [spec for spec in specs if spec.role is Role.STAGING and spec.name in changed]
+    if REJECTS_TABLE in in_area_now and staged:
+        steps += _publish_rejects(area, staged, time_slice)
     if METRICS_TABLE in in_area_now:
         metrics, recorded = published(METRICS_TABLE), in_area(area, METRICS_TABLE)
         steps += [
@@ -177,6 +184,20 @@ def publish_steps(
     steps.append(Statement(f"DROP SCHEMA {quote_table(area)} CASCADE"))
     if dialect is Dialect.POSTGRES:  # fresh statistics for the next runs' joins (Redshift analyzes by itself)
         steps += [Statement(f"ANALYZE {published(table)}") for table in changed]
+    return steps
+
+
+def _publish_rejects(area: str, staged: Sequence[TableSpec], time_slice: TimeSlice) -> list[Statement]:
+    """The rejects of each table the run staged replace those of its day (all of them: a table loaded whole)."""
+    table = published(REJECTS_TABLE)
+    steps = [
+        Statement(f"DELETE FROM {table} WHERE table_name = %s AND day = %s", (spec.name, time_slice.start.date()))
+        if spec.slice_column else Statement(f"DELETE FROM {table} WHERE table_name = %s", (spec.name,))
+        for spec in staged
+    ]
+    names = tuple(spec.name for spec in staged)
+    steps.append(Statement(f"INSERT INTO {table} SELECT * FROM {in_area(area, REJECTS_TABLE)} "
+                           f"WHERE table_name IN ({', '.join(['%s'] * len(names))})", names))
     return steps
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ _FLOAT_TYPES = {"double precision", "real", "numeric"}
 _TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
 TIME_FORMATS = ("auto", "epochmillisecs", "epochsecs")
 # Redshift COPY options this module applies; any other option has no local equivalent.
-SUPPORTED_OPTIONS = ("BLANKSASNULL", "EMPTYASNULL", "TRUNCATECOLUMNS")
+SUPPORTED_OPTIONS = ("BLANKSASNULL", "EMPTYASNULL", "TRUNCATECOLUMNS", "GZIP")
 # Options that only tune Redshift's own work and change no row.
 NEUTRAL_OPTIONS = ("COMPUPDATE OFF", "STATUPDATE OFF", "COMPUPDATE ON", "STATUPDATE ON")
 
@@ -42,6 +42,7 @@ class Column:
     name: str
     data_type: str
     max_length: int | None = None
+    nullable: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class CopyOptions:
     blanks_as_null: bool = False
     empty_as_null: bool = False
     truncate_columns: bool = False
+    gzip: bool = False
 
     @classmethod
     def from_redshift(cls, timeformat: str, options: Iterable[str]) -> CopyOptions:
@@ -68,6 +70,7 @@ class CopyOptions:
             blanks_as_null="BLANKSASNULL" in flags,
             empty_as_null="EMPTYASNULL" in flags,
             truncate_columns="TRUNCATECOLUMNS" in flags,
+            gzip="GZIP" in flags,
         )
 
 
@@ -156,70 +159,149 @@ def _auto_getter(column: str, ignore_case: bool) -> Callable[[dict], Any]:
 
 # --- documents -----------------------------------------------------------------------------------
 
+RAW_TEXT_LIMIT = 4096
+"""Characters of a rejected record's text kept with its reject."""
+UTF8_BOM = b"\xef\xbb\xbf"
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+"""The largest JSON object Redshift's COPY loads (4 MB); a larger record is rejected."""
 
-def iter_documents(lines: Iterable[bytes], source: str) -> Iterator[tuple[int, dict]]:
-    """Yield ``(line number, object)`` for each JSON object in ``lines``.
+
+@dataclass(frozen=True)
+class Reject:
+    """A record COPY would not load: where it is, the column at fault (None: the whole record), why."""
+
+    source: str
+    line: int
+    column: str | None
+    reason: str
+    raw: str
+    column_type: str | None = None
+
+    def __str__(self) -> str:
+        column = f"column {self.column} ({self.column_type}): " if self.column else ""
+        return f"{self.source}, line {self.line}: {column}{self.reason}"
+
+
+class RejectedRecord(JsonCopyError):
+    """Raised for a record that cannot be loaded; ``reject`` says where and why."""
+
+    def __init__(self, reject: Reject) -> None:
+        super().__init__(str(reject))
+        self.reject = reject
+
+
+def _raise(reject: Reject) -> None:
+    raise RejectedRecord(reject)
+
+
+def _raw(text: str) -> str:
+    return text[:RAW_TEXT_LIMIT]
+
+
+def iter_documents(
+    lines: Iterable[bytes], source: str, reject: Callable[[Reject], None] = _raise
+) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)`` for each JSON object in ``lines``; pass each record that is not
+    one to ``reject`` (by default: raise ``RejectedRecord``) and go on with the next.
 
     Like Redshift, accepts objects one per line (the fast path) or spread over several lines, or
-    several on one line, separated by whitespace.
+    several on one line, separated by whitespace. A document that does not parse rejects the line it
+    starts on; reading goes on from the next line. A UTF-8 byte order mark opening the object is
+    skipped (RFC 8259 lets parsers ignore it; editors on Windows write it).
     """
     decode = msgspec.json.Decoder().decode
-    pending = ""
-    pending_line = 0
+    pending: list[tuple[int, str]] = []  # the lines of a document spread over several
+    again: list[tuple[int, bytes]] = []  # lines to read again after a rejected start, last first
+    numbered = enumerate(lines, 1)
     line_no = 0
-    for line_no, line in enumerate(lines, 1):
+    while True:
+        if again:
+            line_no, line = again.pop()
+        else:
+            next_line = next(numbered, None)
+            if next_line is None:
+                break
+            line_no, line = next_line
+            if line_no == 1 and line.startswith(UTF8_BOM):
+                line = line[len(UTF8_BOM):]
+        if len(line) > MAX_RECORD_BYTES:
+            reject(Reject(source, line_no, None, f"the record's {len(line):,} bytes exceed the "
+                                                 f"{MAX_RECORD_BYTES:,} COPY loads", _raw(_lenient(line))))
+            continue
         if not pending:
             stripped = line.strip()
             if not stripped:
                 continue
             try:
-                yield line_no, _as_object(decode(stripped), source, line_no)
+                value = decode(stripped)
+            except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter inside strings
+                pass
+            else:
+                if isinstance(value, dict):
+                    yield line_no, value
+                else:
+                    reject(Reject(source, line_no, None, f"expected a JSON object, found {type(value).__name__}",
+                                  _raw(_lenient(stripped))))
                 continue
-            except msgspec.DecodeError:
-                pending_line = line_no
-        pending += _utf8(line, source, line_no) + "\n"
-        pending, pending_line, documents = _drain(pending, pending_line, source)
-        yield from documents
-    if pending.strip():
-        raise JsonCopyError(
-            f"{source}, line {pending_line}: the JSON document starting here is not complete "
-            f"at the end of the file (line {line_no})."
-        )
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            reject(Reject(source, line_no, None, f"not valid UTF-8 ({error.reason} at byte {error.start})",
+                          _raw(_lenient(line))))
+            continue
+        pending.append((line_no, text))
+        documents, invalid = _drain(pending, source)
+        for document in documents:
+            if isinstance(document, Reject):
+                reject(document)
+            else:
+                yield document
+        if invalid is not None:
+            reject(invalid)
+            again.extend((number, text.encode()) for number, text in reversed(pending[1:]))
+            pending.clear()
+    if pending:
+        reject(Reject(
+            source, pending[0][0], None,
+            f"the JSON document starting here is not complete at the end of the file (line {line_no})",
+            _raw("\n".join(text for _, text in pending)),
+        ))
 
 
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-def _drain(pending: str, first_line: int, source: str) -> tuple[str, int, list[tuple[int, dict]]]:
-    """Decode the complete documents at the front of ``pending``; keep an unfinished one."""
-    documents = []
+def _drain(pending: list[tuple[int, str]], source: str) -> tuple[list[tuple[int, dict] | Reject], Reject | None]:
+    """Decode the complete documents at the front of ``pending``; leave in it the text from the first
+    document not decoded. Returns the documents (or the rejects of non-objects) and the reject of a
+    document that cannot parse, if any."""
+    text = "".join(line + "\n" for _, line in pending)
+    first_line = pending[0][0]
+    documents: list[tuple[int, dict] | Reject] = []
     position = 0
     while True:
-        while position < len(pending) and pending[position].isspace():
+        while position < len(text) and text[position].isspace():
             position += 1
-        if position == len(pending):
-            return "", 0, documents
-        line = first_line + pending.count("\n", 0, position)
+        if position == len(text):
+            pending.clear()
+            return documents, None
+        line = first_line + text.count("\n", 0, position)
         try:
-            value, position = _raw_decode(pending, position)
+            value, end = _raw_decode(text, position)
         except json.JSONDecodeError as error:
-            if pending[error.pos:].strip():
-                raise JsonCopyError(f"{source}, line {error.lineno + first_line - 1}: invalid JSON: {error.msg}.") from None
-            return pending[position:], line, documents  # unfinished: wait for more lines
-        documents.append((line, _as_object(value, source, line)))
+            pending[:] = [(line + offset, part) for offset, part in enumerate(text[position:].split("\n")[:-1])]
+            if not text[error.pos:].strip():
+                return documents, None  # unfinished: wait for more lines
+            at = first_line + error.lineno - 1
+            where = f"line {at}, column {error.colno}" if at != line else f"column {error.colno}"
+            return documents, Reject(source, line, None, f"invalid JSON: {error.msg} ({where})", _raw(pending[0][1]))
+        documents.append((line, value) if isinstance(value, dict) else Reject(
+            source, line, None, f"expected a JSON object, found {type(value).__name__}", _raw(text[position:end])))
+        position = end
 
 
-def _utf8(line: bytes, source: str, line_no: int) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise JsonCopyError(f"{source}, line {line_no}: not valid UTF-8 ({error.reason} at byte {error.start}).") from None
-
-
-def _as_object(value: Any, source: str, line_no: int) -> dict:
-    if not isinstance(value, dict):
-        raise JsonCopyError(f"{source}, line {line_no}: expected a JSON object, found {type(value).__name__}.")
-    return value
+def _lenient(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 # --- rows ----------------------------------------------------------------------------------------
@@ -235,7 +317,9 @@ class RowBuilder:
         options: CopyOptions,
         *,
         ignore_case: bool = False,
+        patterns: Mapping[str, tuple[str, str]] | None = None,
     ) -> None:
+        """``patterns``: column -> (regular expression its value's text must match whole, reason to give)."""
         if jsonpaths is not None and len(jsonpaths) != len(columns):
             raise JsonCopyError(
                 f"The JSONPaths file has {len(jsonpaths)} expressions but the table has {len(columns)} "
@@ -246,8 +330,14 @@ class RowBuilder:
             if jsonpaths is not None
             else [_auto_getter(column.name, ignore_case) for column in columns]
         )
+        patterns = dict(patterns or {})
+        unknown = set(patterns) - {column.name for column in columns}
+        if unknown:
+            raise JsonCopyError(f"Patterns for columns the table does not have: {', '.join(sorted(unknown))}.")
         self.columns = columns
-        self._fields = [_field(getter, _converter(column, options)) for column, getter in zip(columns, getters)]
+        self._fields = [_field(getter, _matching(_converter(column, options), *patterns[column.name])
+                               if column.name in patterns else _converter(column, options), column.nullable)
+                        for column, getter in zip(columns, getters)]
 
     def build(self, document: dict, source: str, line_no: int) -> tuple:
         try:
@@ -261,21 +351,39 @@ class RowBuilder:
             try:
                 field(document)
             except (TypeError, ValueError, OverflowError) as error:
-                raise JsonCopyError(
-                    f"{source}, line {line_no}: column {column.name} ({column.data_type}): "
-                    f"cannot load {_preview(_field_value(document, field))}: {error}"
-                ) from None
+                raise RejectedRecord(Reject(
+                    source, line_no, column.name, f"cannot load {_preview(_field_value(document, field))}: {error}",
+                    _raw(json.dumps(document, ensure_ascii=False)), column.data_type,
+                )) from None
 
 
-def _field(get: Callable[[dict], Any], convert: Callable[[Any], Any]) -> Callable[[dict], Any]:
-    """One column of a row: its JSON value, converted; NULL for a missing or null value."""
+def _field(get: Callable[[dict], Any], convert: Callable[[Any], Any], nullable: bool) -> Callable[[dict], Any]:
+    """One column of a row: its JSON value, converted; NULL for a missing or null value, which a
+    NOT NULL column refuses."""
 
     def field(document: dict) -> Any:
         value = get(document)
-        return None if value is None else convert(value)
+        if value is None:
+            if not nullable:
+                raise ValueError("the column is NOT NULL and the record has no value for it")
+            return None
+        return convert(value)
 
     field.get = get  # type: ignore[attr-defined]
     return field
+
+
+def _matching(convert: Callable[[Any], Any], pattern: str, reason: str) -> Callable[[Any], Any]:
+    """``convert``, then refuse a value whose text does not match ``pattern`` whole."""
+    matches = re.compile(pattern).fullmatch
+
+    def check(value: Any) -> Any:
+        converted = convert(value)
+        if converted is not None and not matches(str(converted)):
+            raise ValueError(f"{reason} (the value must match {pattern})")
+        return converted
+
+    return check
 
 
 def _field_value(document: dict, field: Callable[[dict], Any]) -> Any:

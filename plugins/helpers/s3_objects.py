@@ -4,16 +4,26 @@ Loading is CPU work and fetching is waiting, so small objects (a song file is ~3
 downloaded by a few threads ahead of the consumer, in key order; objects above ``whole_object_limit``
 are streamed in chunks instead. Memory is bounded by ``prefetch * whole_object_limit`` whatever
 the number or size of the objects.
+
+A gzip-compressed object (found by its magic bytes, as the ``.gz`` suffix may lie) is decompressed
+when the load has COPY's ``GZIP`` option; without it, it comes as ``COMPRESSED``, for the load to
+reject with what to do (Redshift's COPY, too, reads compressed objects only with that option).
 """
 
 from __future__ import annotations
 
+import gzip as gzip_format
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import chain
 from typing import Any
 
 MiB = 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+COMPRESSED: Iterable[bytes] = ()
+"""The lines of a gzip-compressed object read without the GZIP option: none (``is`` tells it apart)."""
 
 
 def iter_object_lines(
@@ -23,19 +33,27 @@ def iter_object_lines(
     *,
     prefetch: int = 16,
     whole_object_limit: int = 8 * MiB,
+    gzip: bool = False,
 ) -> Iterator[tuple[str, Iterable[bytes]]]:
     """Yield ``(key, lines)`` for every object whose key starts with ``prefix``, in key order.
 
     Like Redshift's COPY, a key is treated as a prefix: ``log_data/2018/11/2018-11-01`` reads every
-    object starting with it. Lines come without their line endings.
+    object starting with it. Lines come without their line endings; ``gzip``: COPY's GZIP option.
     """
     client = s3_hook.get_conn()
 
     def fetch(key: str, size: int) -> Iterable[bytes]:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
         if size <= whole_object_limit:
-            return body.read().split(b"\n")
-        return body.iter_lines(chunk_size=MiB)
+            data = body.read()
+            if data.startswith(GZIP_MAGIC):
+                return gzip_format.decompress(data).split(b"\n") if gzip else COMPRESSED
+            return data.split(b"\n")
+        chunks = body.iter_chunks(chunk_size=MiB)
+        first = next(chunks, b"")
+        if first.startswith(GZIP_MAGIC):
+            return _gzip_lines(first, chunks) if gzip else COMPRESSED
+        return _lines(first, chunks)
 
     objects = (
         (item["Key"], item["Size"])
@@ -52,3 +70,30 @@ def iter_object_lines(
         while window:
             key_ready, future = window.popleft()
             yield key_ready, future.result()
+
+
+def _lines(first: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a stream of chunks."""
+    pending = first
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from complete
+    yield pending
+
+
+def _gzip_lines(first: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a gzip stream of chunks (one member after another, as ``gzip`` writes them)."""
+
+    def inflated() -> Iterator[bytes]:
+        inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        for chunk in chain([first], chunks):
+            while chunk:
+                yield inflate.decompress(chunk)
+                if not inflate.eof:
+                    break
+                chunk = inflate.unused_data
+                inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        yield inflate.flush()
+
+    return _lines(b"", inflated())

@@ -11,6 +11,7 @@ from enum import Enum
 
 from helpers import sql_queries
 from helpers.loads import LoadMode
+from helpers.rejects import ColumnRule, RejectLimit
 from helpers.sql_queries import TableLoad
 
 
@@ -51,8 +52,14 @@ class TableSpec:
     """Staging tables: key or prefix in the source bucket (templated)."""
     json_paths: str = "auto"
     timeformat: str = "auto"
+    copy_options: tuple[str, ...] = ()
+    """Staging tables: extra Redshift COPY options (e.g. ``GZIP`` for compressed objects)."""
     skip_unchanged: bool = False
     """Staging tables loaded whole: skip the copy while the source objects are unchanged."""
+    rejects: RejectLimit = RejectLimit()
+    """Staging tables: the rejected source records a run tolerates (helpers.rejects)."""
+    column_rules: tuple[ColumnRule, ...] = ()
+    """Staging tables: values the star schema's loads cast, checked as they are staged (else rejected)."""
     suite: str | None = None
     """Great Expectations suite validating the table."""
     history: History | None = None
@@ -63,6 +70,11 @@ class TableSpec:
 RUN_DAY_START = "{{ ds }}"
 RUN_DAY_END = "{{ macros.ds_add(ds, 1) }}"
 
+
+def run_param(name: str, default: object) -> str:
+    """The DAG param ``name`` of the run (as a template) when it is set, else ``default``."""
+    return f"{{{{ params.{name} if params.{name} is not none else {default!r} }}}}"
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "staging_events",
@@ -71,6 +83,9 @@ TABLES: tuple[TableSpec, ...] = (
         json_paths="log_json_path.json",
         timeformat="epochmillisecs",
         slice_column="ts",
+        # The loads cast userid to the INTEGER users.user_id / songplays.user_id; "" is a logged-out event.
+        column_rules=(ColumnRule("userid", "(-?[0-9]{1,9})?",
+                                 "the star schema's user_id is an INTEGER: a user id is a whole number, or empty"),),
         suite="staging_events",
         history=History(distinct=("userid",), shape=("length",)),
     ),

@@ -8,6 +8,10 @@ Either way the load is one transaction that writes only the run's audit area (he
 the objects go into ``<area>.<table>``, shaped like the published table; publish later replaces the
 run's slice of the published table with it. Objects holding rows outside the run's slice fail the
 task (no row is dropped silently).
+
+Every record read is staged or rejected (helpers.rejects): rejects go to ``<area>.staging_rejects``
+with their object, line, column and reason, and the task fails at once (no retry) when they pass
+the table's limit, naming the first ones; below it, the task logs them and the run's alert warns.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
+from helpers import rejects
+from helpers.alerts import WARNINGS_XCOM
 from helpers.audit_area import MANIFEST_TABLE, PUBLISHED_SCHEMA, checked_area, in_area, published
 from helpers.db import (
     END_TRANSACTION,
@@ -61,12 +67,16 @@ class StageToRedshiftOperator(BaseOperator):
         Redshift and locally alike.
     :param copy_options: extra Redshift COPY options, e.g. ``["BLANKSASNULL"]``. On PostgreSQL only
         options with a local equivalent are accepted (see ``helpers.json_copy``).
+    :param column_rules: ``helpers.rejects.ColumnRule``s: a record whose value a rule refuses is rejected.
+    :param max_rejects: the rejects tolerated, at most (templated; Redshift's ``MAXERROR``).
+    :param max_reject_fraction: the rejects tolerated, at most, as a fraction of the records read (templated).
     :param redshift_conn_id: the warehouse: a ``redshift`` connection, or ``postgres`` for the local stack.
     :param aws_conn_id: the AWS connection used to read S3 (locally: its ``endpoint_url`` extra).
     """
 
     template_fields: Sequence[str] = (
         "audit_area", "s3_bucket", "s3_key", "json_paths", "slice_start", "slice_end", "region", "iam_role",
+        "max_rejects", "max_reject_fraction",
     )
     ui_color = "#358140"
 
@@ -86,6 +96,9 @@ class StageToRedshiftOperator(BaseOperator):
         iam_role: str | None = None,
         skip_unchanged: bool = False,
         copy_options: Sequence[str] = (),
+        column_rules: Sequence[rejects.ColumnRule] = (),
+        max_rejects: int | str = rejects.RejectLimit.max_count,
+        max_reject_fraction: float | str = rejects.RejectLimit.max_fraction,
         redshift_conn_id: str = "redshift",
         aws_conn_id: str = "aws_credentials",
         **kwargs: Any,
@@ -111,8 +124,18 @@ class StageToRedshiftOperator(BaseOperator):
         self.iam_role = iam_role
         self.skip_unchanged = skip_unchanged
         self.copy_options = list(copy_options)
+        self.column_rules = list(column_rules)
+        for rule in self.column_rules:
+            quote_column(rule.column)
+        self.max_rejects = max_rejects
+        self.max_reject_fraction = max_reject_fraction
         self.redshift_conn_id = redshift_conn_id
         self.aws_conn_id = aws_conn_id
+        if any(option.strip().upper().startswith("MAXERROR") for option in self.copy_options):
+            raise ValueError(f"{table}: set MAXERROR with max_rejects, not in copy_options.")
+        if not any(isinstance(value, str) and "{{" in value for value in (max_rejects, max_reject_fraction)):
+            self.reject_limit()  # a limit known when the DAG is parsed is checked then
+        self._run_id = "manual"
 
     # --- SQL ---------------------------------------------------------------------------------
 
@@ -125,6 +148,18 @@ class StageToRedshiftOperator(BaseOperator):
         if self.slice_column is None:
             return None
         return TimeSlice.parse(self.slice_start, self.slice_end)
+
+    def reject_limit(self) -> rejects.RejectLimit:
+        try:
+            return rejects.RejectLimit(int(self.max_rejects), float(self.max_reject_fraction))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{self.table}: invalid reject limit (max_rejects={self.max_rejects!r}, "
+                             f"max_reject_fraction={self.max_reject_fraction!r}): {error}") from None
+
+    def _reject_fields(self) -> tuple[str, Any, str]:
+        """table, day (None for a table loaded whole), run id: the first columns of its rejects."""
+        time_slice = self.time_slice()
+        return self.table, time_slice.start.date() if time_slice else None, self._run_id
 
     def _source_uri(self) -> str:
         if not self.s3_bucket or not set(self.s3_bucket) <= _BUCKET_CHARS:
@@ -151,20 +186,33 @@ class StageToRedshiftOperator(BaseOperator):
         ]
         if self.region:
             lines.append(f"REGION {_literal(self.region)}")
+        lines.append(f"MAXERROR {self.reject_limit().max_count}")
         lines.extend(self.copy_options)
         return "\n".join(lines)
 
     def build_steps(
         self, dialect: Dialect, load_step: Step, time_slice: TimeSlice | None, manifest: Manifest | None = None
     ) -> list[Step]:
-        """The transaction: the area's table made anew, ``load_step`` fills it, checks, the manifest."""
+        """The transaction: the area's table made anew, ``load_step`` fills it and records the rejects,
+        checks, the count of what was staged and rejected, the manifest."""
         checked_area(self.audit_area)
         steps: list[Step] = [Statement(f"DROP TABLE IF EXISTS {self.load_table}")]
         if manifest is not None:
             steps.append(_SkipIfUnchanged(self, manifest))
-        steps += [Statement(f"CREATE TABLE {self.load_table} (LIKE {published(self.table)})"), load_step]
+        steps += [
+            Statement(f"CREATE TABLE {self.load_table} (LIKE {published(self.table)})"),
+            Statement(f"DELETE FROM {rejects.area_rejects(self.audit_area)} WHERE table_name = %s", (self.table,)),
+            load_step,
+        ]
+        if dialect is Dialect.REDSHIFT:
+            steps.append(Statement(rejects.redshift_copy_rejects_sql(self.audit_area),
+                                   (*self._reject_fields(), self.audit_area, self.table)))
+            for rule in self.column_rules:  # COPY has no per-column pattern: refused rows move to the rejects
+                steps += [Statement(sql, params) for sql, params in rejects.rule_steps(
+                    self.audit_area, self.table, rule, self._reject_fields(), self._source_uri())]
         if time_slice is not None:
             steps.append(_SliceGuard(self, time_slice))
+        steps.append(self._tally)
         if manifest is not None:
             steps.extend(manifest.record(self.audit_area, self.table))
         if dialect is Dialect.POSTGRES:  # statistics for the loads' joins (Redshift's COPY keeps its own)
@@ -178,15 +226,46 @@ class StageToRedshiftOperator(BaseOperator):
         dialect = dialect_of(connection.conn_type, connection.host)
         hook = connection.get_hook()
         time_slice = self.time_slice()
+        limit = self.reject_limit()
+        self._run_id = context.get("run_id") or "manual"
+        self._tally = _Tally(self)
         self.log.info(
-            "Staging %s into %s (%s) for slice %s", self._source_uri(), self.load_table, dialect.value,
-            time_slice or "(whole table)",
+            "Staging %s into %s (%s) for slice %s; rejects tolerated: %s", self._source_uri(), self.load_table,
+            dialect.value, time_slice or "(whole table)", limit,
         )
         manifest = self._source_manifest() if self.skip_unchanged else None
         load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
         if run_in_transaction(hook, steps, self.log):
-            self.log.info("Staged %s into %s", self._source_uri(), self.load_table)
+            self._judge(limit, context)
+
+    def _judge(self, limit: rejects.RejectLimit, context: Context) -> None:
+        """After the commit (so the area keeps what was staged and rejected): fail past the limit, else
+        log the count and, with rejects, warn in the run's alert."""
+        tally = self._tally
+        read = tally.staged + tally.rejected
+        if tally.read is not None and tally.read != read:
+            raise AirflowFailException(
+                f"{self._source_uri()}: {tally.read} record(s) read, but {tally.staged} staged and "
+                f"{tally.rejected} rejected: records were lost. Nothing was published; report this as a bug.")
+        summary = (f"{self._source_uri()}: {read} record(s) read, {tally.staged} staged into {self.load_table}, "
+                   f"{tally.rejected} rejected")
+        if not tally.rejected:
+            self.log.info("%s", summary)
+            return
+        first = "\n".join(f"  {rejects.describe(*row)}" for row in tally.first)
+        more = f"\n  ... {tally.rejected - len(tally.first)} more" if tally.rejected > len(tally.first) else ""
+        see = f"See them all: {rejects.query_hint(self.audit_area, self.table)}"
+        if tally.stopped or tally.rejected > limit.allowed(read):
+            stopped = " (reading stopped there)" if tally.stopped else ""
+            raise AirflowFailException(
+                f"Too many rejects staging {self.table}: {summary}{stopped}; the limit is {limit} "
+                f"({limit.allowed(read)} here). First rejects:\n{first}{more}\n{see}. Fix the file and run the day "
+                "again, or raise the limit for one run (the DAG's params max_rejects and max_reject_fraction).")
+        report = f"{summary} (within the limit: {limit}):\n{first}{more}\n{see}"
+        self.log.warning("%s", report)
+        if ti := context.get("ti"):
+            ti.xcom_push(key=WARNINGS_XCOM, value=report)
 
     def _source_manifest(self) -> Manifest:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -217,7 +296,7 @@ class StageToRedshiftOperator(BaseOperator):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from helpers import json_copy
-        from helpers.s3_objects import iter_object_lines
+        from helpers.s3_objects import COMPRESSED, iter_object_lines
 
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
         columns = _table_columns(cursor, PUBLISHED_SCHEMA, self.table)
@@ -228,27 +307,84 @@ class StageToRedshiftOperator(BaseOperator):
             jsonpaths = json_copy.parse_jsonpaths_file(s3.read_key(key, bucket), jsonpaths_uri)
         options = json_copy.CopyOptions.from_redshift(self.timeformat, self.copy_options)
         builder = json_copy.RowBuilder(
-            columns, jsonpaths, options, ignore_case=self.json_paths.strip().lower() == "auto ignorecase"
+            columns, jsonpaths, options, ignore_case=self.json_paths.strip().lower() == "auto ignorecase",
+            patterns={rule.column: (rule.pattern, rule.reason) for rule in self.column_rules},
         )
         column_list = ", ".join(quote_column(column.name) for column in columns)
+        limit = self.reject_limit()
+        found: list[json_copy.Reject] = []
+
+        def reject(record: json_copy.Reject) -> None:
+            found.append(record)
+            if len(found) > limit.max_count:  # like MAXERROR: stop reading, keep what was read
+                raise _TooManyRejects
+
         objects = rows = 0
         try:
             with cursor.copy(f"COPY {self.load_table} ({column_list}) FROM STDIN") as copy:
-                for key, lines in iter_object_lines(s3, self.s3_bucket, self.s3_key.lstrip("/")):
-                    source = f"s3://{self.s3_bucket}/{key}"
-                    for line_no, document in json_copy.iter_documents(lines, source):
-                        copy.write_row(builder.build(document, source, line_no))
-                        rows += 1
-                    objects += 1
-                    if objects % 1000 == 0:
-                        self.log.info("Read %d objects, %d rows so far", objects, rows)
+                try:
+                    for key, lines in iter_object_lines(s3, self.s3_bucket, self.s3_key.lstrip("/"), gzip=options.gzip):
+                        source = f"s3://{self.s3_bucket}/{key}"
+                        objects += 1
+                        if lines is COMPRESSED:
+                            reject(json_copy.Reject(source, 1, None, _COMPRESSED_REASON, ""))
+                            continue
+                        for line_no, document in json_copy.iter_documents(lines, source, reject):
+                            try:
+                                row = builder.build(document, source, line_no)
+                            except json_copy.RejectedRecord as rejected:
+                                reject(rejected.reject)
+                                continue
+                            copy.write_row(row)
+                            rows += 1
+                        if objects % 1000 == 0:
+                            self.log.info("Read %d objects, %d rows so far", objects, rows)
+                except _TooManyRejects:
+                    self._tally.stopped = True
         except json_copy.JsonCopyError as error:
             raise AirflowFailException(f"Cannot stage into {self.table}: {error}") from None
         if objects == 0:
             raise AirflowFailException(
                 f"No object under {self._source_uri()}: the prefix matches nothing (Redshift's COPY fails the same way)."
             )
-        self.log.info("Copied %d rows from %d object(s) into %s", rows, objects, self.load_table)
+        fields = self._reject_fields()
+        cursor.executemany(rejects.insert_sql(self.audit_area), [
+            (*fields, record.source, record.line, record.column, record.reason[:rejects.REASON_LIMIT], record.raw)
+            for record in found
+        ])
+        self._tally.read = rows + len(found)
+        self.log.info("Copied %d rows from %d object(s) into %s; %d rejected", rows, objects, self.load_table, len(found))
+
+
+_COMPRESSED_REASON = ("the object is gzip-compressed: load it with COPY's GZIP option (add \"GZIP\" to the "
+                      "table spec's copy_options), or deliver it uncompressed")
+
+
+class _TooManyRejects(Exception):
+    """More rejects than ``max_rejects``: the PostgreSQL load stops reading."""
+
+
+class _Tally:
+    """What the load staged and rejected, counted in the area at the end of its transaction."""
+
+    def __init__(self, operator: StageToRedshiftOperator) -> None:
+        area = operator.audit_area
+        self.sql = (f"SELECT (SELECT COUNT(*) FROM {operator.load_table}), "
+                    f"(SELECT COUNT(*) FROM {rejects.area_rejects(area)} WHERE table_name = %s)")
+        self.first_sql = rejects.first_rejects_sql(area)
+        self.table = operator.table
+        self.staged = self.rejected = 0
+        self.read: int | None = None
+        """Records the PostgreSQL load read (Redshift's COPY does not say)."""
+        self.stopped = False
+        self.first: list[tuple] = []
+
+    def __call__(self, cursor: Any) -> None:
+        cursor.execute(self.sql, (self.table,))
+        self.staged, self.rejected = cursor.fetchone()[:2]
+        if self.rejected:
+            cursor.execute(self.first_sql, (self.table,))
+            self.first = cursor.fetchall()
 
 
 @dataclass(frozen=True)
@@ -337,7 +473,7 @@ def _table_columns(cursor: Any, schema: str, table: str) -> list:
     from helpers.json_copy import Column
 
     cursor.execute(
-        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "SELECT column_name, data_type, character_maximum_length, is_nullable = 'YES' FROM information_schema.columns "
         "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
         (schema, table),
     )

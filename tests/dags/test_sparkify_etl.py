@@ -92,3 +92,16 @@ def test_parsing_a_dag_file_loads_no_great_expectations_pandas_or_database_drive
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1:] in ([], [""])
+
+
+@pytest.mark.parametrize(("params", "limits"), [({}, ("100", "0.01")), ({"max_rejects": 500, "max_reject_fraction": 0.2},
+                                                                        ("500", "0.2"))])
+def test_the_reject_limit_is_the_specs_unless_the_run_sets_its_params(dag, params, limits):
+    from jinja2 import Environment
+
+    assert dag.params["max_rejects"] is None and dag.params["max_reject_fraction"] is None
+    for task_id in ("stage.stage_events", "stage.stage_songs"):
+        task = dag.get_task(task_id)
+        rendered = tuple(Environment().from_string(template).render(params={**dag.params, **params})
+                         for template in (task.max_rejects, task.max_reject_fraction))
+        assert rendered == limits

@@ -156,6 +156,7 @@ def test_time_has_one_row_per_songplay_start_time_with_its_parts(pipeline, expec
 TABLES = {table: f"{table} t" for table in ("staging_events", "staging_songs", "songplays", "users", "songs", "artists",
                                              '"time"')}
 TABLES["quality_metrics"] = "(SELECT day, table_name, metric, value FROM quality_metrics) t"  # not when or by which run
+TABLES["staging_rejects"] = "(SELECT table_name, day, source, line_number, column_name, reason, raw_text FROM staging_rejects) t"
 
 
 def snapshot(warehouse):
@@ -254,10 +255,10 @@ def _every_fifth(lines, change):
 FAULTS = {
     # fault: (the re-delivered file from the original lines, the task that fails)
     "an empty file": (lambda lines: [], "validate.validate_staging_events"),
-    "a userId the fact cannot load": (
+    "a userId the star schema cannot take": (
         lambda lines: _every_fifth(lines, lambda event: {**event, "userId": "x" + event["userId"]}
                                    if event["page"] == "NextSong" else event),
-        "load.load_songplays_fact"),
+        "stage.stage_events"),  # rejected there, too many of them
     "a value its suite refuses": (lambda lines: _every_fifth(lines, lambda event: {**event, "method": "POST"}),
                                   "validate.validate_staging_events"),
     "events delivered three times": (lambda lines: lines * 3, "validate.run_quality_checks"),
@@ -287,8 +288,9 @@ def test_a_failed_redelivery_publishes_nothing_and_quarantines_its_rows(pipeline
     assert snapshot(pipeline["warehouse"]) == before
 
     (area,) = audit_areas(pipeline["warehouse"], FAULT_DAY)  # the earlier fault's area was dropped
-    staged = query(pipeline["warehouse"], f"SELECT COUNT(*) FROM {area}.staging_events")[0][0]
-    assert staged == len([line for line in delivered.split(b"\n") if line.strip()])
+    staged, rejected = query(pipeline["warehouse"], f"SELECT (SELECT COUNT(*) FROM {area}.staging_events), "
+                                                    f"(SELECT COUNT(*) FROM {area}.staging_rejects)")[0]
+    assert staged + rejected == len([line for line in delivered.split(b"\n") if line.strip()])
     (mail,) = mailbox.messages()
     assert f"FAILED for {FAULT_DAY}" in mail.subject and f"{failing_task} (try 1 of 4)" in mail.text()
     assert f"Nothing was published: the published tables are as before this run. Its rows are kept in audit area " \
@@ -313,3 +315,35 @@ def test_the_weekly_audit_names_every_day_with_a_source_file_that_was_never_load
     for table in ("staging_events", "songplays", "time"):
         assert f"PASS  {table} (all {len(DAYS)} days): " in mail.text()
         assert f"MISSING  {table}: no rows on {never}\n" in mail.text()
+
+
+def test_a_day_with_a_few_bad_records_publishes_its_good_rows_and_its_rejects_until_redelivered(
+        pipeline, alerted_env, mailbox, sample_s3, s3_client_for, shared_sample):
+    clean = snapshot(pipeline["warehouse"])
+    original = (shared_sample / FAULT_KEY).read_bytes()
+    lines = original.split(b"\n")
+    bad = {4: lines[4][:30], 20: lines[20].replace(b'"sessionId":', b'"sessionId":"x","was":')}
+    s3 = s3_client_for(sample_s3.endpoint_url)
+    s3.put_object(Bucket=sample_s3.bucket, Key=FAULT_KEY,
+                  Body=b"\n".join(bad.get(number, line) for number, line in enumerate(lines)))
+    try:
+        assert_succeeded(run_dag(FAULT_DAY, alerted_env, pipeline["homes"] / "rejects"), FAULT_DAY)
+    finally:
+        s3.put_object(Bucket=sample_s3.bucket, Key=FAULT_KEY, Body=original)
+    day = f"ts >= '{FAULT_DAY}' AND ts < DATE '{FAULT_DAY}' + 1"
+    staged = clean["staging_events"][0] - len(bad)
+    assert query(pipeline["warehouse"], "SELECT COUNT(*) FROM staging_events")[0][0] == staged
+    good_times = {datetime(1970, 1, 1) + timedelta(milliseconds=json.loads(line)["ts"])
+                  for number, line in enumerate(lines) if line.strip() and number not in bad}
+    assert {ts for (ts,) in query(pipeline["warehouse"], f"SELECT ts FROM staging_events WHERE {day}")} == good_times
+    rejects = query(pipeline["warehouse"], "SELECT day, source, line_number, column_name FROM staging_rejects "
+                                           "ORDER BY line_number")
+    source = f"s3://{sample_s3.bucket}/{FAULT_KEY}"
+    assert rejects == [(date.fromisoformat(FAULT_DAY), source, 5, None), (date.fromisoformat(FAULT_DAY), source, 21, "sessionid")]
+    (mail,) = mailbox.messages()
+    assert mail.subject == f"[sparkify] sparkify_etl succeeded with warnings for {FAULT_DAY}: stage.stage_events"
+    assert f"{source}, line 21: column sessionid: cannot load 'x'" in mail.text()
+
+    assert_succeeded(run_dag(FAULT_DAY, pipeline["env"], pipeline["homes"] / "rejects"), FAULT_DAY)  # re-delivered
+    assert snapshot(pipeline["warehouse"]) == clean
+    assert query(pipeline["warehouse"], "SELECT COUNT(*) FROM staging_rejects") == [(0,)]

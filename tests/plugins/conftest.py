@@ -32,7 +32,7 @@ class FakeCursor:
 @dataclass
 class FakeConnection:
     executed: list[tuple[str, tuple]] = field(default_factory=list)
-    fetchone_result: Any = (0, None, None)
+    fetchone_result: Any = (0, 0, None)
     """What fetchone() returns, or a callable of the last SQL run returning it."""
     fetchall_result: list[tuple] = field(default_factory=list)
     fail_on: str | None = None

@@ -13,7 +13,7 @@ AREA = "audit_20181105_1a2b3c4d"
 DAY = TimeSlice.parse("2018-11-05", "2018-11-06")
 DAY_PARAMS = (datetime(2018, 11, 5), datetime(2018, 11, 6))
 LOADED = {"staging_events", "songplays", "time", "users", "users__changes", "songs", "songs__changes", "artists",
-          "artists__changes", "quality_metrics"}
+          "artists__changes", "quality_metrics", "staging_rejects"}
 
 
 def test_the_area_is_named_after_the_day_and_the_run():
@@ -48,7 +48,7 @@ class ListingCursor:
 
 
 def test_opening_drops_the_areas_of_the_same_day_only_then_creates_its_own():
-    drop, create, metrics = open_steps(AREA)
+    drop, create, metrics, rejects = open_steps(AREA)
     cursor = ListingCursor(["public", "audit_20181105_ffffffff", "audit_20181106_ffffffff", AREA, "audit_notes"])
     drop(cursor)
     assert cursor.executed == [
@@ -59,6 +59,7 @@ def test_opening_drops_the_areas_of_the_same_day_only_then_creates_its_own():
     assert drop.dropped == ["audit_20181105_ffffffff", AREA]
     assert create.sql == f'CREATE SCHEMA "{AREA}"'
     assert metrics.sql == f'CREATE TABLE "{AREA}"."quality_metrics" (LIKE "public"."quality_metrics")'
+    assert rejects.sql == f'CREATE TABLE "{AREA}"."staging_rejects" (LIKE "public"."staging_rejects")'
 
 
 def columns(table):
@@ -79,6 +80,7 @@ def test_publishing_is_one_transaction_that_locks_in_spec_order_swaps_every_tabl
         'LOCK "public"."time"',
         'LOCK "public"."staging_manifest"',
         'LOCK "public"."quality_metrics"',
+        'LOCK "public"."staging_rejects"',
         'DELETE FROM "public"."staging_events" WHERE "ts" >= %s AND "ts" < %s',
         f'INSERT INTO "public"."staging_events" SELECT * FROM "{AREA}"."staging_events"',
         'DELETE FROM "public"."songplays" WHERE "start_time" >= %s AND "start_time" < %s',
@@ -92,21 +94,31 @@ def test_publishing_is_one_transaction_that_locks_in_spec_order_swaps_every_tabl
         )),
         'DELETE FROM "public"."time" WHERE "start_time" >= %s AND "start_time" < %s',
         f'INSERT INTO "public"."time" SELECT * FROM "{AREA}"."time"',
+        'DELETE FROM "public"."staging_rejects" WHERE table_name = %s AND day = %s',
+        f'INSERT INTO "public"."staging_rejects" SELECT * FROM "{AREA}"."staging_rejects" WHERE table_name IN (%s)',
         f'DELETE FROM "public"."quality_metrics" USING "{AREA}"."quality_metrics" AS recorded '
         'WHERE "public"."quality_metrics".day = recorded.day AND "public"."quality_metrics".table_name = recorded.table_name',
         f'INSERT INTO "public"."quality_metrics" SELECT * FROM "{AREA}"."quality_metrics"',
         f'DROP SCHEMA "{AREA}" CASCADE',
     ]
-    assert {step.params for step in steps if step.params} == {DAY_PARAMS}
+    assert {step.params for step in steps if step.params} == {DAY_PARAMS, ("staging_events", DAY.start.date()),
+                                                               ("staging_events",)}
 
 
 def test_a_changed_catalog_is_published_whole_with_its_manifest():
     steps = publish_steps(dialect=Dialect.REDSHIFT, area=AREA, specs=TABLES, time_slice=DAY,
                           in_area_now=LOADED | {"staging_songs", "staging_manifest"})
     sql = [step.sql for step in steps]
-    assert sql[11:13] == ['DELETE FROM "public"."staging_songs"',
+    assert sql[12:14] == ['DELETE FROM "public"."staging_songs"',
                           f'INSERT INTO "public"."staging_songs" SELECT * FROM "{AREA}"."staging_songs"']
-    assert sql[-5:-3] == [
+    rejects = [(step.sql, step.params) for step in steps if "staging_rejects" in step.sql and "LOCK" not in step.sql]
+    assert rejects == [  # the catalog's rejects are all replaced, the events' of the day only
+        ('DELETE FROM "public"."staging_rejects" WHERE table_name = %s AND day = %s', ("staging_events", DAY.start.date())),
+        ('DELETE FROM "public"."staging_rejects" WHERE table_name = %s', ("staging_songs",)),
+        (f'INSERT INTO "public"."staging_rejects" SELECT * FROM "{AREA}"."staging_rejects" WHERE table_name IN (%s, %s)',
+         ("staging_events", "staging_songs")),
+    ]
+    assert sql[-8:-6] == [
         f'DELETE FROM "public"."staging_manifest" WHERE table_name IN (SELECT table_name FROM "{AREA}"."staging_manifest")',
         f'INSERT INTO "public"."staging_manifest" SELECT * FROM "{AREA}"."staging_manifest"',
     ]

@@ -8,6 +8,7 @@ from helpers.json_copy import (
     Column,
     CopyOptions,
     JsonCopyError,
+    RejectedRecord,
     RowBuilder,
     iter_documents,
     parse_jsonpath,
@@ -161,3 +162,74 @@ def test_timestamps_from_strings_and_epoch_seconds():
     )
     with pytest.raises(JsonCopyError, match="needs TIMEFORMAT"):
         RowBuilder(column, None, CopyOptions()).build({"ts": 86400}, SOURCE, 1)
+
+
+def read(lines):
+    """(documents, rejects) of ``lines`` read with rejects collected."""
+    rejects = []
+    documents = list(iter_documents(lines, SOURCE, rejects.append))
+    return documents, [(reject.line, reject.reason, reject.raw) for reject in rejects]
+
+
+def test_a_line_that_does_not_parse_is_rejected_and_reading_goes_on():
+    assert read([b'{"a": 1}', b'{"a": nope}', b'{"a": 3}']) == (
+        [(1, {"a": 1}), (3, {"a": 3})], [(2, "invalid JSON: Expecting value (column 7)", '{"a": nope}')])
+
+
+def test_a_truncated_line_rejects_only_itself_and_the_next_lines_load():
+    documents, rejects = read([b'{"a": 1', b'{"a": 2}', b"", b'{"a": 3}'])
+    assert documents == [(2, {"a": 2}), (4, {"a": 3})]
+    assert [(line, raw) for line, _, raw in rejects] == [(1, '{"a": 1')]
+    assert rejects[0][1] == "invalid JSON: Expecting ',' delimiter (line 2, column 1)"
+
+
+def test_non_objects_bad_utf8_and_unfinished_documents_are_rejects_with_their_text():
+    documents, rejects = read([b"[1, 2]", b'{"a": "\xff"}', b'"text"  {"b": 2}', b'{"c":', b"  3,"])
+    assert documents == [(3, {"b": 2})]
+    assert rejects == [
+        (1, "expected a JSON object, found list", "[1, 2]"),
+        (2, "not valid UTF-8 (invalid start byte at byte 7)", '{"a": "\ufffd"}'),
+        (3, "expected a JSON object, found str", '"text"'),
+        (4, "the JSON document starting here is not complete at the end of the file (line 5)", '{"c":\n  3,'),
+    ]
+
+
+def test_a_document_after_another_on_its_line_is_read_once():
+    assert read([b'{"a": 1} {"b":', b"2}", b'{"c": 3} {"d": nope}', b'{"e": 5}']) == (
+        [(1, {"a": 1}), (1, {"b": 2}), (3, {"c": 3}), (4, {"e": 5})],
+        [(3, "invalid JSON: Expecting value (column 16)", '{"d": nope}')],
+    )
+
+
+def test_a_record_beyond_the_size_copy_loads_is_rejected(monkeypatch):
+    monkeypatch.setattr("helpers.json_copy.MAX_RECORD_BYTES", 20)
+    documents, rejects = read([b'{"a": "' + b"x" * 30 + b'"}', b'{"a": 1}'])
+    assert documents == [(2, {"a": 1})]
+    assert rejects[0][:2] == (1, "the record's 39 bytes exceed the 20 COPY loads")
+
+
+def test_the_raw_text_of_a_reject_is_cut_to_its_bound(monkeypatch):
+    monkeypatch.setattr("helpers.json_copy.RAW_TEXT_LIMIT", 5)
+    assert read([b"[1, 2, 3, 4]"])[1] == [(1, "expected a JSON object, found list", "[1, 2")]
+
+
+def test_a_missing_value_of_a_not_null_column_names_the_column():
+    builder = RowBuilder([Column("ts", "timestamp without time zone", nullable=False), Column("a", "text")], None,
+                         CopyOptions(timeformat="epochmillisecs"))
+    with pytest.raises(RejectedRecord) as raised:
+        builder.build({"a": "x"}, SOURCE, 4)
+    assert str(raised.value) == (f"{SOURCE}, line 4: column ts (timestamp without time zone): cannot load None: "
+                                 "the column is NOT NULL and the record has no value for it")
+    assert (raised.value.reject.column, raised.value.reject.raw) == ("ts", '{"a": "x"}')
+
+
+def test_a_value_its_pattern_refuses_is_rejected_naming_the_reason():
+    builder = RowBuilder([Column("userid", "character varying", 64)], None, CopyOptions(),
+                         patterns={"userid": ("(-?[0-9]{1,9})?", "needs a whole number")})
+    assert [builder.build({"userid": value}, SOURCE, 1) for value in ("17", "", None)] == [("17",), ("",), (None,)]
+    assert builder.build({"userid": 42}, SOURCE, 1) == ("42",)  # the number's text, as staged
+    with pytest.raises(RejectedRecord, match=r"line 3: column userid \(character varying\): cannot load 'x7': needs a "
+                                             r"whole number \(the value must match \(-\?\[0-9\]\{1,9\}\)\?\)"):
+        builder.build({"userid": "x7"}, SOURCE, 3)
+    with pytest.raises(JsonCopyError, match="Patterns for columns the table does not have: user"):
+        RowBuilder([Column("userid", "text")], None, CopyOptions(), patterns={"user": (".*", "")})

@@ -52,7 +52,8 @@ def test_opening_the_area_returns_its_name(fake_warehouse):
     assert OpenAuditAreaOperator(task_id="open_audit_area", audit_area=AREA).execute(context={}) == AREA
     assert [sql for sql, _ in hook.conn.executed] == [
         "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'audit%'", f'CREATE SCHEMA "{AREA}"',
-        f'CREATE TABLE "{AREA}"."quality_metrics" (LIKE "public"."quality_metrics")']
+        f'CREATE TABLE "{AREA}"."quality_metrics" (LIKE "public"."quality_metrics")',
+        f'CREATE TABLE "{AREA}"."staging_rejects" (LIKE "public"."staging_rejects")']
     assert hook.conn.committed
 
 

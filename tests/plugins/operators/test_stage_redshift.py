@@ -45,19 +45,38 @@ def test_redshift_transaction_copies_the_day_into_the_audit_area_only(fake_wareh
     assert hook.conn.executed == [
         (f'DROP TABLE IF EXISTS "{AREA}"."staging_events"', ()),
         (f'CREATE TABLE "{AREA}"."staging_events" (LIKE "public"."staging_events")', ()),
+        (f'DELETE FROM "{AREA}"."staging_rejects" WHERE table_name = %s', ("staging_events",)),
         (
             f'COPY "{AREA}"."staging_events"\n'
             "FROM 's3://udacity-dend/log_data/2018/11/2018-11-05-events.json'\n"
             "CREDENTIALS 'aws_access_key_id=AKIAEXAMPLE;aws_secret_access_key=s3cr3t/key;token=sessionTOKEN'\n"
             "FORMAT AS JSON 's3://udacity-dend/log_json_path.json'\n"
             "TIMEFORMAT 'epochmillisecs'\n"
-            "REGION 'us-west-2'",
+            "REGION 'us-west-2'\n"
+            "MAXERROR 100",
             (),
+        ),
+        (
+            f'INSERT INTO "{AREA}"."staging_rejects" (table_name, day, run_id, source, line_number, column_name, '
+            "reason, raw_text, rejected_at)\n"
+            "SELECT %s, %s, %s, TRIM(e.file_name), e.line_number, NULLIF(TRIM(e.column_name), ''),\n"
+            "       LEFT(TRIM(e.error_message), 1024), NULL, e.start_time\n"
+            "FROM sys_load_error_detail e\n"
+            "WHERE e.table_id = (\n"
+            "    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace\n"
+            "    WHERE n.nspname = %s AND c.relname = %s\n"
+            ")",
+            ("staging_events", DAY[0].date(), "manual", AREA, "staging_events"),
         ),
         (
             f'SELECT COUNT(*), MIN("ts"), MAX("ts") FROM "{AREA}"."staging_events" '
             'WHERE "ts" IS NULL OR "ts" < %s OR "ts" >= %s',
             DAY,
+        ),
+        (
+            f'SELECT (SELECT COUNT(*) FROM "{AREA}"."staging_events"), '
+            f'(SELECT COUNT(*) FROM "{AREA}"."staging_rejects" WHERE table_name = %s)',
+            ("staging_events",),
         ),
     ]
     assert not any("public" in sql and not sql.startswith("CREATE") for sql, _ in hook.conn.executed)
@@ -80,13 +99,20 @@ def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
     assert statements == [
         f'DROP TABLE IF EXISTS "{AREA}"."staging_songs"',
         f'CREATE TABLE "{AREA}"."staging_songs" (LIKE "public"."staging_songs")',
+        f'DELETE FROM "{AREA}"."staging_rejects" WHERE table_name = %s',
         f'COPY "{AREA}"."staging_songs"\n'
         "FROM 's3://udacity-dend/song_data/'\n"
         "IAM_ROLE 'arn:aws:iam::123456789012:role/sparkify'\n"
         "FORMAT AS JSON 'auto'\n"
         "TIMEFORMAT 'auto'\n"
+        "MAXERROR 100\n"
         "BLANKSASNULL",
+        statements[4],
+        statements[5],
     ]
+    assert statements[4].startswith(f'INSERT INTO "{AREA}"."staging_rejects"') and "FROM sys_load_error_detail" in statements[4]
+    assert hook.conn.executed[4][1] == ("staging_songs", None, "manual", AREA, "staging_songs")  # no day: loaded whole
+    assert statements[5].startswith(f'SELECT (SELECT COUNT(*) FROM "{AREA}"."staging_songs")')
 
 
 def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_warehouse, monkeypatch):
@@ -103,7 +129,12 @@ def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_wareho
         ('SELECT source, fingerprint, loaded_at, row_count, (SELECT COUNT(*) FROM "public"."staging_songs") '
          'FROM "public"."staging_manifest" WHERE table_name = %s', ("staging_songs",)),
         (f'CREATE TABLE "{AREA}"."staging_songs" (LIKE "public"."staging_songs")', ()),
+        (f'DELETE FROM "{AREA}"."staging_rejects" WHERE table_name = %s', ("staging_songs",)),
         (f'COPY "{AREA}"."staging_songs"', ()),
+        (f'INSERT INTO "{AREA}"."staging_rejects" (table_name, day, run_id, source, line_number, column_name, '
+         'reason, raw_text, rejected_at)', ("staging_songs", None, "manual", AREA, "staging_songs")),
+        ('SELECT (SELECT COUNT(*) FROM "audit_20181105_1a2b3c4d"."staging_songs"), (SELECT COUNT(*) FROM '
+         '"audit_20181105_1a2b3c4d"."staging_rejects" WHERE table_name = %s)', ("staging_songs",)),
         (f'CREATE TABLE IF NOT EXISTS "{AREA}"."staging_manifest" (LIKE "public"."staging_manifest")', ()),
         (f'DELETE FROM "{AREA}"."staging_manifest" WHERE table_name = %s', ("staging_songs",)),
         (f'INSERT INTO "{AREA}"."staging_manifest" (table_name, source, fingerprint, objects, row_count, loaded_at) '
@@ -193,3 +224,82 @@ def test_unknown_connection_type_is_refused(fake_warehouse):
     fake_warehouse(stage_redshift, conn_type="mysql", host="db")
     with pytest.raises(ValueError, match="Connection type 'mysql' is not supported"):
         events_operator().execute(context={})
+
+
+class RecordingTaskInstance:
+    def __init__(self):
+        self.pushed = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+def counted(staged, rejected):
+    """fetchone() of the warehouse: the slice guard finds nothing, the tally counts ``staged`` and ``rejected``."""
+    return lambda sql: (staged, rejected) if sql.startswith("SELECT (SELECT COUNT(*)") else (0, None, None)
+
+
+FIRST_REJECTS = [("s3://udacity-dend/log_data/2018/11/2018-11-05-events.json", 7, "sessionid", "Invalid digit, Value 'x'"),
+                 ("s3://udacity-dend/log_data/2018/11/2018-11-05-events.json", 9, None, "Invalid JSONPath format")]
+
+
+def test_rejects_past_the_fraction_fail_naming_the_first_ones_and_keep_the_area(fake_warehouse, aws_keys):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    hook = fake_warehouse(stage_redshift)
+    hook.conn.fetchone_result = counted(staged=95, rejected=5)
+    hook.conn.fetchall_result = FIRST_REJECTS
+    with pytest.raises(AirflowFailException) as failed:
+        events_operator().execute(context={"run_id": "manual__1", "ti": RecordingTaskInstance()})
+    message = str(failed.value)
+    assert message.startswith("Too many rejects staging staging_events: s3://udacity-dend/log_data/2018/11/"
+                              "2018-11-05-events.json: 100 record(s) read, 95 staged")
+    assert "the limit is at most 100 and at most 1.00% of the records read (1 here)" in message
+    assert "2018-11-05-events.json, line 7: column sessionid: Invalid digit, Value 'x'" in message
+    assert "2018-11-05-events.json, line 9: Invalid JSONPath format\n  ... 3 more" in message
+    assert f"SELECT * FROM {AREA}.staging_rejects WHERE table_name = 'staging_events'" in message
+    assert hook.conn.committed  # the area keeps the staged rows and the rejects for inspection
+    assert hook.conn.executed[4][1][2] == "manual__1"  # the run id of each reject
+
+
+def test_rejects_within_the_limit_warn_in_the_runs_alert(fake_warehouse, aws_keys):
+    hook = fake_warehouse(stage_redshift)
+    hook.conn.fetchone_result = counted(staged=998, rejected=2)
+    hook.conn.fetchall_result = FIRST_REJECTS
+    ti = RecordingTaskInstance()
+    events_operator().execute(context={"ti": ti})
+    warning = ti.pushed["sparkify_warnings"]
+    assert warning.startswith("s3://udacity-dend/log_data/2018/11/2018-11-05-events.json: 1000 record(s) read, "
+                              f'998 staged into "{AREA}"."staging_events", 2 rejected (within the limit')
+    assert "line 7: column sessionid" in warning
+
+
+def test_the_reject_limit_is_set_per_run_and_checked(fake_warehouse, aws_keys):
+    hook = fake_warehouse(stage_redshift)
+    hook.conn.fetchone_result = counted(staged=95, rejected=5)
+    events_operator(max_rejects="5", max_reject_fraction="0.05").execute(context={"ti": RecordingTaskInstance()})
+    assert "MAXERROR 5" in hook.conn.executed[3][0]
+    with pytest.raises(ValueError, match="set MAXERROR with max_rejects"):
+        events_operator(copy_options=["MAXERROR 10"])
+    with pytest.raises(ValueError, match=r"invalid reject limit \(max_rejects=-1"):
+        events_operator(max_rejects=-1)
+    with pytest.raises(ValueError, match="invalid reject limit"):
+        events_operator(max_rejects="{{ params.max_rejects }}").reject_limit()  # rendered to the raw template
+
+
+def test_redshift_moves_the_rows_a_column_rule_refuses_to_the_rejects_after_the_copy(fake_warehouse, aws_keys):
+    from helpers.rejects import ColumnRule
+
+    hook = fake_warehouse(stage_redshift)
+    events_operator(column_rules=[ColumnRule("userid", "[0-9]*", "a whole number")]).execute(context={})
+    source = "s3://udacity-dend/log_data/2018/11/2018-11-05-events.json"
+    assert hook.conn.executed[5:7] == [
+        (f'INSERT INTO "{AREA}"."staging_rejects" (table_name, day, run_id, source, line_number, column_name, reason, '
+         'raw_text, rejected_at)\n'
+         'SELECT %s, %s, %s, %s, NULL, %s, %s, LEFT("userid", 4096), CURRENT_TIMESTAMP '
+         f'FROM "{AREA}"."staging_events" WHERE "userid" !~ %s',
+         ("staging_events", DAY[0].date(), "manual", source, "userid", "a whole number (the value must match [0-9]*)",
+          "^([0-9]*)$")),
+        (f'DELETE FROM "{AREA}"."staging_events" WHERE "userid" !~ %s', ("^([0-9]*)$",)),
+    ]
+    assert hook.conn.executed[7][0].startswith('SELECT COUNT(*), MIN("ts")')  # then the slice guard and the tally

@@ -1,6 +1,7 @@
 """StageToRedshiftOperator on the local stack: real PostgreSQL, real S3 endpoint (moto), into an audit area
 opened by OpenAuditAreaOperator and, for the catalog, published by PublishOperator."""
 
+import gzip
 import json
 from datetime import datetime, timedelta
 
@@ -88,18 +89,84 @@ def test_opening_an_area_drops_the_earlier_areas_of_its_day_only(warehouse, buck
     assert schemas == {other_day, rerun}
 
 
-def test_a_malformed_line_fails_naming_object_and_line_and_stages_nothing(warehouse, bucket, area, s3_client):
+def rejects_of(warehouse, area):
+    return fetch(warehouse, f"SELECT table_name, day, run_id, source, line_number, column_name, reason, raw_text "
+                            f"FROM {area}.staging_rejects ORDER BY line_number")
+
+
+def test_a_few_bad_records_are_rejected_with_where_and_why_and_the_good_ones_stage(warehouse, bucket, area, s3_client,
+                                                                                   shared_sample):
+    lines = (shared_sample / EVENTS_KEY).read_bytes().split(b"\n")
+    truncated, wrong_type = lines[9][:40], lines[99].replace(b'"sessionId":', b'"sessionId":"x",  "was":')
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body=b"\n".join([*lines[:9], truncated, *lines[10:99],
+                                                                         wrong_type, *lines[100:]]))
     stage_events(bucket, area)
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(406,)]
+    source = f"s3://{bucket}/{EVENTS_KEY}"
+    day = datetime.fromisoformat(SAMPLE_DAY).date()
+    (first, second) = rejects_of(warehouse, area)
+    assert first[:6] == ("staging_events", day, "manual", source, 10, None)
+    assert first[6].startswith("invalid JSON: ") and first[7] == truncated.decode()
+    assert second[:6] == ("staging_events", day, "manual", source, 100, "sessionid")
+    assert second[6].startswith("cannot load 'x': ") and json.loads(second[7])["sessionId"] == "x"
+
+
+def test_a_user_id_the_star_schema_cannot_take_is_rejected_at_staging(warehouse, bucket, area, s3_client, shared_sample):
+    from helpers.tables import TABLES as SPECS
+
+    (events,) = [spec for spec in SPECS if spec.name == "staging_events"]
+    lines = (shared_sample / EVENTS_KEY).read_text(encoding="utf-8").split("\n")
+    lines[3] = json.dumps({**json.loads(lines[3]), "page": "NextSong", "userId": "26x"})
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body="\n".join(lines))
+    stage_events(bucket, area, column_rules=events.column_rules)
+    assert fetch(warehouse, f"SELECT COUNT(*), COUNT(*) FILTER (WHERE userid = '') FROM {area}.staging_events")[0] == (
+        407, sum(1 for line in lines if json.loads(line)["userId"] == ""))  # logged-out events keep their ""
+    ((line, column, reason),) = [row[4:7] for row in rejects_of(warehouse, area)]
+    assert (line, column) == (4, "userid") and reason.startswith("cannot load '26x': the star schema's user_id is an INTEGER")
+
+
+def test_a_mostly_bad_file_fails_naming_its_first_rejects_and_keeps_them_in_the_area(warehouse, bucket, area, s3_client):
     good = '{"ts": 1541376000000, "userId": "1", "page": "Home"}'
-    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body=f'{good}\n{good}\n{{"ts": 15413760, "userId": }}\n{good}')
-    with pytest.raises(AirflowFailException, match=rf"s3://{bucket}/{EVENTS_KEY}, line 3: invalid JSON"):
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY,
+                         Body=f'{good}\n{good}\n{{"ts": 15413760, "userId": }}\n{good}\n{{"userId": "2"}}')
+    with pytest.raises(AirflowFailException) as failed:
         stage_events(bucket, area)
+    message = str(failed.value)
+    assert f"Too many rejects staging staging_events: s3://{bucket}/{EVENTS_KEY}: 5 record(s) read, 3 staged" in message
+    assert f"{EVENTS_KEY}, line 3: invalid JSON" in message
+    assert f"{EVENTS_KEY}, line 5: column ts: cannot load None: the column is NOT NULL" in message
+    assert f"SELECT * FROM {area}.staging_rejects WHERE table_name = 'staging_events'" in message
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(3,)]
+    assert [row[4] for row in rejects_of(warehouse, area)] == [3, 5]
+
+
+def test_reading_stops_once_rejects_pass_max_rejects(warehouse, bucket, area, s3_client):
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body="\n".join(["[1]"] * 50))
+    with pytest.raises(AirflowFailException, match=r"11 record\(s\) read, 0 staged .*, 11 rejected \(reading stopped"):
+        stage_events(bucket, area, max_rejects=10, max_reject_fraction=1)
+    assert len(rejects_of(warehouse, area)) == 11
+
+
+def test_a_gzip_file_loads_with_the_gzip_option_and_is_rejected_saying_so_without(warehouse, bucket, area, s3_client,
+                                                                                    shared_sample):
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body=gzip.compress((shared_sample / EVENTS_KEY).read_bytes()))
+    with pytest.raises(AirflowFailException, match=r"line 1: the object is gzip-compressed: load it with COPY's GZIP option"):
+        stage_events(bucket, area)
+    stage_events(bucket, area, copy_options=["GZIP"])
     assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(408,)]
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_load_like_plain_lines(warehouse, bucket, area, s3_client, shared_sample):
+    lines = (shared_sample / EVENTS_KEY).read_bytes().split(b"\n")
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body=b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")
+    stage_events(bucket, area)
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(408,)]
+    assert rejects_of(warehouse, area) == []
 
 
 def test_a_value_of_the_wrong_type_names_the_column(warehouse, bucket, area, s3_client):
     s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body='{"ts": 1541376000000, "sessionId": "forty"}')
-    with pytest.raises(AirflowFailException, match=r"line 1: column sessionid \(integer\): cannot load 'forty'"):
+    with pytest.raises(AirflowFailException, match=r"line 1: column sessionid: cannot load 'forty'"):
         stage_events(bucket, area)
 
 
@@ -158,8 +225,8 @@ def test_a_published_catalog_is_not_copied_again_until_it_changes(warehouse, s3_
     capsys.readouterr()
     stage_songs(s3_bucket, area := open_area(run_id="second"))
     assert "nothing to copy; the audit area reads the published table" in capsys.readouterr().out
-    assert fetch(warehouse, f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{area}'") == [
-        ("quality_metrics",)]
+    assert fetch(warehouse, f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{area}' "
+                            "ORDER BY table_name") == [("quality_metrics",), ("staging_rejects",)]
     publish_catalog(area)  # nothing of the catalog in the area: the published one stays
     assert fetch(warehouse, "SELECT COUNT(*) FROM staging_songs") == [(1,)]
 

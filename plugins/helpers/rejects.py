@@ -1,0 +1,126 @@
+"""Rejects: the source records a staging load set aside, with where they are and why.
+
+A staging load reads every record of its objects; each is either staged or rejected (invalid JSON or
+UTF-8, not an object, larger than COPY loads, a value its column cannot take, no value for a NOT
+NULL column, a value its table spec's ``ColumnRule`` refuses: one the star schema's loads cannot take). Rejects go to ``<area>.staging_rejects`` (the run's audit area) and are published
+with the run, replacing the rejects of the same table and day, so a re-run of a day replaces its
+rejects too. The run fails when a table's rejects pass its ``RejectLimit``.
+
+On Redshift, COPY's ``MAXERROR`` does the same: the rejects are copied from
+``SYS_LOAD_ERROR_DETAIL`` (which Serverless has, unlike ``STL_LOAD_ERRORS``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from helpers.db import quote_column, quote_table
+
+REJECTS_TABLE = "staging_rejects"
+COLUMNS = ("table_name", "day", "run_id", "source", "line_number", "column_name", "reason", "raw_text", "rejected_at")
+REASON_LIMIT = 1024
+"""Characters of a reason kept (the column's width)."""
+SHOWN = 5
+"""Rejects a failure message names; the query it gives shows them all."""
+
+
+@dataclass(frozen=True)
+class RejectLimit:
+    """How many rejects a staging load tolerates: at most ``max_count`` and at most ``max_fraction`` of
+    the records read (both must hold). Like Redshift's ``MAXERROR``, the load stops once rejects pass
+    ``max_count``.
+
+    The default (100 and 1%) lets a day with a few broken lines among its thousands load its good rows
+    and fails a day that is mostly bad; ``max_count`` stays far below COPY's own maximum (100,000).
+    """
+
+    max_count: int = 100
+    max_fraction: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.max_count < 0 or not 0 <= self.max_fraction <= 1:
+            raise ValueError(f"A reject limit needs max_count >= 0 and 0 <= max_fraction <= 1, not {self}.")
+
+    def allowed(self, read: int) -> int:
+        """The rejects tolerated among ``read`` records."""
+        return min(self.max_count, math.floor(self.max_fraction * read + 1e-9))
+
+    def __str__(self) -> str:
+        return f"at most {self.max_count} and at most {self.max_fraction:.2%} of the records read"
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """A staged column's value (as text) must match ``pattern`` whole, or its record is rejected with
+    ``reason``: for values a load of the star schema casts, so staging never holds a row the star
+    cannot take. NULL passes. ``pattern`` must mean the same in Python's ``re`` and POSIX (Redshift's
+    ``~``): keep to classes, groups, ``?``, ``*``, ``+`` and ``{m,n}``."""
+
+    column: str
+    pattern: str
+    reason: str
+
+    def refuses(self) -> str:
+        """SQL true for a value the rule refuses (one parameter: ``anchored``)."""
+        return f"{quote_column(self.column)} !~ %s"
+
+    @property
+    def anchored(self) -> str:
+        return f"^({self.pattern})$"
+
+
+def area_rejects(area: str) -> str:
+    """The area's rejects table, quoted."""
+    return quote_table(f"{area}.{REJECTS_TABLE}")
+
+
+def insert_sql(area: str) -> str:
+    """One reject into the area (parameters in ``COLUMNS`` order, ``rejected_at`` is now)."""
+    return (f"INSERT INTO {area_rejects(area)} ({', '.join(COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * (len(COLUMNS) - 1))}, CURRENT_TIMESTAMP)")
+
+
+def redshift_copy_rejects_sql(area: str) -> str:
+    """Redshift: the rejects of the COPY into ``<area>.<table>`` from ``SYS_LOAD_ERROR_DETAIL``.
+
+    Parameters: table, day, run id, the area, the table. The COPY's rows are those of the area's
+    table, created anew in the same transaction, so its table id names this COPY alone
+    (``PG_LAST_COPY_ID()`` is the STL query id, which the SYS views do not use). The view keeps no
+    raw line.
+    """
+    return f"""INSERT INTO {area_rejects(area)} ({', '.join(COLUMNS)})
+SELECT %s, %s, %s, TRIM(e.file_name), e.line_number, NULLIF(TRIM(e.column_name), ''),
+       LEFT(TRIM(e.error_message), {REASON_LIMIT}), NULL, e.start_time
+FROM sys_load_error_detail e
+WHERE e.table_id = (
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = %s AND c.relname = %s
+)"""
+
+
+def rule_steps(area: str, table: str, rule: ColumnRule, fields: tuple, source: str) -> list[tuple[str, tuple]]:
+    """Redshift: the staged rows ``rule`` refuses moved to the rejects (COPY has no per-column pattern).
+    ``fields``: table, day, run id. The row's line is unknown there; its value is kept as its text."""
+    staged = quote_table(f"{area}.{table}")
+    return [
+        (f"INSERT INTO {area_rejects(area)} ({', '.join(COLUMNS)})\n"
+         f"SELECT %s, %s, %s, %s, NULL, %s, %s, LEFT({quote_column(rule.column)}, 4096), CURRENT_TIMESTAMP "
+         f"FROM {staged} WHERE {rule.refuses()}",
+         (*fields, source, rule.column, f"{rule.reason} (the value must match {rule.pattern})", rule.anchored)),
+        (f"DELETE FROM {staged} WHERE {rule.refuses()}", (rule.anchored,)),
+    ]
+
+
+def first_rejects_sql(area: str) -> str:
+    """The table's first rejects (one parameter: the table), in the order of the source."""
+    return (f"SELECT source, line_number, column_name, reason FROM {area_rejects(area)} WHERE table_name = %s "
+            f"ORDER BY source, line_number LIMIT {SHOWN}")
+
+
+def query_hint(area: str, table: str) -> str:
+    return f"SELECT * FROM {area}.{REJECTS_TABLE} WHERE table_name = '{table}' ORDER BY source, line_number"
+
+
+def describe(source: str, line: int | None, column: str | None, reason: str) -> str:
+    return f"{source}, line {line if line is not None else '?'}: {f'column {column}: ' if column else ''}{reason}"
