@@ -109,6 +109,7 @@ with DAG(
                 timeformat=spec.timeformat,
                 copy_options=spec.copy_options,
                 column_rules=spec.column_rules,
+                record_key=spec.record_key,
                 skip_unchanged=spec.skip_unchanged,
                 slice_column=spec.slice_column,
                 slice_start=RUN_DAY_START if spec.slice_column else None,

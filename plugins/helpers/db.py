@@ -19,6 +19,7 @@ from typing import Any
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _REDSHIFT_HOST = re.compile(r"\.redshift(-serverless)?\.amazonaws\.com$")
+_REDSHIFT_LOAD_ERROR = re.compile(r"Load into table '[^']*' failed")
 
 
 def quote_table(name: str) -> str:
@@ -116,14 +117,15 @@ def data_error(error: BaseException) -> str | None:
     """The message of a database error the data caused, else None.
 
     Data errors are SQLSTATE classes 22 (data exception: a value that cannot be cast) and 23
-    (integrity constraint violation). psycopg has ``sqlstate``, psycopg2 ``pgcode``, and
+    (integrity constraint violation), and Redshift's COPY failing on its data ("Load into table 'x'
+    failed", an internal-error SQLSTATE: more load errors than MAXERROR). psycopg has ``sqlstate``, psycopg2 ``pgcode``, and
     redshift_connector the server's fields as a dict in ``args[0]`` (``C``: code, ``M``: message).
     """
     state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     message = str(error)
     if state is None and error.args and isinstance(error.args[0], dict):
         state, message = error.args[0].get("C"), str(error.args[0].get("M", message))
-    if state and str(state)[:2] in ("22", "23"):
+    if (state and str(state)[:2] in ("22", "23")) or _REDSHIFT_LOAD_ERROR.search(message):
         lines = message.strip().splitlines()
         return lines[0] if lines else str(state)
     return None

@@ -2,7 +2,9 @@
 
 A staging load reads every record of its objects; each is either staged or rejected (invalid JSON or
 UTF-8, not an object, larger than COPY loads, a value its column cannot take, no value for a NOT
-NULL column, a value its table spec's ``ColumnRule`` refuses: one the star schema's loads cannot take). Rejects go to ``<area>.staging_rejects`` (the run's audit area) and are published
+NULL column, a value its table spec's ``ColumnRule`` refuses: one the star schema's loads cannot take,
+a key another record with other values has). An exact duplicate of a record is staged once and
+counted as a duplicate (sources deliver at least once). Rejects go to ``<area>.staging_rejects`` (the run's audit area) and are published
 with the run, replacing the rejects of the same table and day, so a re-run of a day replaces its
 rejects too. The run fails when a table's rejects pass its ``RejectLimit``.
 
@@ -13,6 +15,7 @@ On Redshift, COPY's ``MAXERROR`` does the same: the rejects are copied from
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from helpers.db import quote_column, quote_table
@@ -112,6 +115,48 @@ def rule_steps(area: str, table: str, rule: ColumnRule, fields: tuple, source: s
     ]
 
 
+@dataclass(frozen=True)
+class Deduplication:
+    """The SQL that stages an exact duplicate of a record once (counted) and rejects every record whose
+    key another record with other values shares (which is right cannot be told). Records with a NULL
+    key column are left as they are. Plain SQL, the same on Redshift and PostgreSQL."""
+
+    probe: str
+    """How many keys more than one staged record has: 0 ends it there."""
+    distinct: str
+    """The distinct records into a temporary table."""
+    counts: str
+    """The staged records and the distinct ones: the difference is the exact duplicates."""
+    steps: tuple[tuple[str, tuple], ...]
+    """The rejects of the keys with other values; the staged table replaced by the distinct records left."""
+
+
+def deduplication(area: str, table: str, key: Sequence[str], fields: tuple, source: str) -> Deduplication:
+    staged = quote_table(f"{area}.{table}")
+    distinct, conflicts = quote_table(f"{table}__distinct"), quote_table(f"{table}__conflicts")
+    columns = ", ".join(quote_column(column) for column in key)
+    present = " AND ".join(f"{quote_column(column)} IS NOT NULL" for column in key)
+    match = " AND ".join(f"d.{quote_column(column)} = c.{quote_column(column)}" for column in key)
+    values = " || ', ' || ".join(f"CAST(d.{quote_column(column)} AS VARCHAR)" for column in key)
+    reason = f"'a record with the same key ({', '.join(key)}) = (' || {values} || ') and other values was delivered too'"
+    return Deduplication(
+        probe=f"SELECT COUNT(*) FROM (SELECT 1 FROM {staged} WHERE {present} GROUP BY {columns} HAVING COUNT(*) > 1) k",
+        distinct=f"CREATE TEMPORARY TABLE {distinct} AS SELECT DISTINCT * FROM {staged}",
+        counts=f"SELECT (SELECT COUNT(*) FROM {staged}), (SELECT COUNT(*) FROM {distinct})",
+        steps=(
+            (f"CREATE TEMPORARY TABLE {conflicts} AS SELECT {columns} FROM {distinct} WHERE {present} "
+             f"GROUP BY {columns} HAVING COUNT(*) > 1", ()),
+            (f"INSERT INTO {area_rejects(area)} ({', '.join(COLUMNS)})\n"
+             f"SELECT %s, %s, %s, %s, NULL, NULL, {reason}, NULL, CURRENT_TIMESTAMP\n"
+             f"FROM {distinct} d JOIN {conflicts} c ON {match}", (*fields, source)),
+            (f"DELETE FROM {staged}", ()),
+            (f"INSERT INTO {staged} SELECT d.* FROM {distinct} d WHERE NOT EXISTS (SELECT 1 FROM {conflicts} c WHERE {match})", ()),
+            (f"DROP TABLE {distinct}", ()),
+            (f"DROP TABLE {conflicts}", ()),
+        ),
+    )
+
+
 def first_rejects_sql(area: str) -> str:
     """The table's first rejects (one parameter: the table), in the order of the source."""
     return (f"SELECT source, line_number, column_name, reason FROM {area_rejects(area)} WHERE table_name = %s "
@@ -123,4 +168,5 @@ def query_hint(area: str, table: str) -> str:
 
 
 def describe(source: str, line: int | None, column: str | None, reason: str) -> str:
-    return f"{source}, line {line if line is not None else '?'}: {f'column {column}: ' if column else ''}{reason}"
+    where = f"{source}, line {line}" if line is not None else source
+    return f"{where}: {f'column {column}: ' if column else ''}{reason}"

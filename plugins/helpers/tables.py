@@ -58,6 +58,8 @@ class TableSpec:
     """Staging tables loaded whole: skip the copy while the source objects are unchanged."""
     rejects: RejectLimit = RejectLimit()
     """Staging tables: the rejected source records a run tolerates (helpers.rejects)."""
+    record_key: tuple[str, ...] = ()
+    """Staging tables: the columns identifying a source record (its exact duplicates are staged once)."""
     column_rules: tuple[ColumnRule, ...] = ()
     """Staging tables: values the star schema's loads cast, checked as they are staged (else rejected)."""
     suite: str | None = None
@@ -83,13 +85,15 @@ TABLES: tuple[TableSpec, ...] = (
         json_paths="log_json_path.json",
         timeformat="epochmillisecs",
         slice_column="ts",
+        record_key=("userid", "sessionid", "iteminsession", "ts"),
         # The loads cast userid to the INTEGER users.user_id / songplays.user_id; "" is a logged-out event.
         column_rules=(ColumnRule("userid", "(-?[0-9]{1,9})?",
                                  "the star schema's user_id is an INTEGER: a user id is a whole number, or empty"),),
         suite="staging_events",
         history=History(distinct=("userid",), shape=("length",)),
     ),
-    TableSpec("staging_songs", Role.STAGING, s3_key="song_data/", skip_unchanged=True, suite="staging_songs"),
+    TableSpec("staging_songs", Role.STAGING, s3_key="song_data/", skip_unchanged=True, record_key=("song_id",),
+              suite="staging_songs"),
     TableSpec(
         "songplays",
         Role.FACT,

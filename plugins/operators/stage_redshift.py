@@ -33,6 +33,7 @@ from helpers.db import (
     Statement,
     Step,
     TimeSlice,
+    data_error,
     dialect_of,
     quote_column,
     run_in_transaction,
@@ -68,6 +69,8 @@ class StageToRedshiftOperator(BaseOperator):
     :param copy_options: extra Redshift COPY options, e.g. ``["BLANKSASNULL"]``. On PostgreSQL only
         options with a local equivalent are accepted (see ``helpers.json_copy``).
     :param column_rules: ``helpers.rejects.ColumnRule``s: a record whose value a rule refuses is rejected.
+    :param record_key: the columns that identify a record: its exact duplicates are staged once, records
+        sharing it with other values are rejected (``helpers.rejects.deduplication``).
     :param max_rejects: the rejects tolerated, at most (templated; Redshift's ``MAXERROR``).
     :param max_reject_fraction: the rejects tolerated, at most, as a fraction of the records read (templated).
     :param redshift_conn_id: the warehouse: a ``redshift`` connection, or ``postgres`` for the local stack.
@@ -97,6 +100,7 @@ class StageToRedshiftOperator(BaseOperator):
         skip_unchanged: bool = False,
         copy_options: Sequence[str] = (),
         column_rules: Sequence[rejects.ColumnRule] = (),
+        record_key: Sequence[str] = (),
         max_rejects: int | str = rejects.RejectLimit.max_count,
         max_reject_fraction: float | str = rejects.RejectLimit.max_fraction,
         redshift_conn_id: str = "redshift",
@@ -127,6 +131,9 @@ class StageToRedshiftOperator(BaseOperator):
         self.column_rules = list(column_rules)
         for rule in self.column_rules:
             quote_column(rule.column)
+        self.record_key = list(record_key)
+        for column in self.record_key:
+            quote_column(column)
         self.max_rejects = max_rejects
         self.max_reject_fraction = max_reject_fraction
         self.redshift_conn_id = redshift_conn_id
@@ -210,6 +217,8 @@ class StageToRedshiftOperator(BaseOperator):
             for rule in self.column_rules:  # COPY has no per-column pattern: refused rows move to the rejects
                 steps += [Statement(sql, params) for sql, params in rejects.rule_steps(
                     self.audit_area, self.table, rule, self._reject_fields(), self._source_uri())]
+        if self.record_key:
+            steps.append(_Deduplicate(self))
         if time_slice is not None:
             steps.append(_SliceGuard(self, time_slice))
         steps.append(self._tally)
@@ -236,22 +245,36 @@ class StageToRedshiftOperator(BaseOperator):
         manifest = self._source_manifest() if self.skip_unchanged else None
         load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
-        if run_in_transaction(hook, steps, self.log):
+        try:
+            completed = run_in_transaction(hook, steps, self.log)
+        except Exception as error:
+            if (reason := data_error(error)) is None:
+                raise
+            raise AirflowFailException(
+                f"Cannot stage {self._source_uri()} into {self.table}: {reason}. On Redshift, more load errors "
+                f"than MAXERROR ({limit.max_count}) fail the COPY: see them with SELECT * FROM sys_load_error_detail "
+                "ORDER BY start_time DESC LIMIT 20. Nothing was staged.") from None
+        if completed:
             self._judge(limit, context)
 
     def _judge(self, limit: rejects.RejectLimit, context: Context) -> None:
         """After the commit (so the area keeps what was staged and rejected): fail past the limit, else
         log the count and, with rejects, warn in the run's alert."""
         tally = self._tally
-        read = tally.staged + tally.rejected
+        read = tally.staged + tally.rejected + tally.duplicates
         if tally.read is not None and tally.read != read:
             raise AirflowFailException(
-                f"{self._source_uri()}: {tally.read} record(s) read, but {tally.staged} staged and "
-                f"{tally.rejected} rejected: records were lost. Nothing was published; report this as a bug.")
+                f"{self._source_uri()}: {tally.read} record(s) read, but {tally.staged} staged, {tally.rejected} "
+                f"rejected and {tally.duplicates} duplicate(s): records were lost. Nothing was published; report "
+                "this as a bug.")
         summary = (f"{self._source_uri()}: {read} record(s) read, {tally.staged} staged into {self.load_table}, "
                    f"{tally.rejected} rejected")
+        if tally.duplicates:
+            summary += f", {tally.duplicates} exact duplicate(s) of staged records (staged once)"
         if not tally.rejected:
             self.log.info("%s", summary)
+            if tally.duplicates and (ti := context.get("ti")):
+                ti.xcom_push(key=WARNINGS_XCOM, value=summary)
             return
         first = "\n".join(f"  {rejects.describe(*row)}" for row in tally.first)
         more = f"\n  ... {tally.rejected - len(tally.first)} more" if tally.rejected > len(tally.first) else ""
@@ -304,6 +327,9 @@ class StageToRedshiftOperator(BaseOperator):
         jsonpaths = None
         if jsonpaths_uri:
             bucket, _, key = jsonpaths_uri.removeprefix("s3://").partition("/")
+            if not s3.check_for_key(key, bucket):  # a data error: no retry would find it
+                raise AirflowFailException(f"The JSONPaths file {jsonpaths_uri} does not exist: upload it, or set "
+                                           "the table spec's json_paths to where it is.")
             jsonpaths = json_copy.parse_jsonpaths_file(s3.read_key(key, bucket), jsonpaths_uri)
         options = json_copy.CopyOptions.from_redshift(self.timeformat, self.copy_options)
         builder = json_copy.RowBuilder(
@@ -373,7 +399,7 @@ class _Tally:
                     f"(SELECT COUNT(*) FROM {rejects.area_rejects(area)} WHERE table_name = %s)")
         self.first_sql = rejects.first_rejects_sql(area)
         self.table = operator.table
-        self.staged = self.rejected = 0
+        self.staged = self.rejected = self.duplicates = 0
         self.read: int | None = None
         """Records the PostgreSQL load read (Redshift's COPY does not say)."""
         self.stopped = False
@@ -437,6 +463,28 @@ class _SkipIfUnchanged:
             )
             return END_TRANSACTION
         return None
+
+
+class _Deduplicate:
+    """Stages exact duplicates once and rejects records that share a key with other values."""
+
+    def __init__(self, operator: StageToRedshiftOperator) -> None:
+        self._operator = operator
+        self.sql = rejects.deduplication(operator.audit_area, operator.table, operator.record_key,
+                                         operator._reject_fields(), operator._source_uri())
+
+    def __call__(self, cursor: Any) -> None:
+        cursor.execute(self.sql.probe)
+        if not cursor.fetchone()[0]:
+            return
+        cursor.execute(self.sql.distinct)
+        cursor.execute(self.sql.counts)
+        staged, distinct = cursor.fetchone()[:2]
+        for sql, params in self.sql.steps:
+            cursor.execute(sql, params or None)
+        self._operator._tally.duplicates = staged - distinct
+        self._operator.log.info("Key %s: %d exact duplicate(s) staged once; records sharing a key with other values "
+                                "rejected", ", ".join(self._operator.record_key), staged - distinct)
 
 
 class _SliceGuard:

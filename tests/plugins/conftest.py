@@ -16,7 +16,7 @@ class FakeCursor:
     def execute(self, sql: str, params: Any = None) -> None:
         self.conn.executed.append((sql, tuple(params) if params else ()))
         if self.conn.fail_on and self.conn.fail_on in sql:
-            raise RuntimeError(f"boom on {self.conn.fail_on}")
+            raise self.conn.failure or RuntimeError(f"boom on {self.conn.fail_on}")
 
     def fetchone(self) -> tuple:
         result = self.conn.fetchone_result
@@ -36,6 +36,8 @@ class FakeConnection:
     """What fetchone() returns, or a callable of the last SQL run returning it."""
     fetchall_result: list[tuple] = field(default_factory=list)
     fail_on: str | None = None
+    failure: Exception | None = None
+    """What a statement containing ``fail_on`` raises (default: a RuntimeError)."""
     committed: bool = False
     rolled_back: bool = False
     autocommit: bool = True

@@ -23,10 +23,13 @@ class Psycopg2(Exception):
         (Psycopg('invalid input syntax for type integer: "x"\nLINE 1: ...', "22P02"), 'invalid input syntax for type integer: "x"'),
         (Psycopg2("duplicate key value violates unique constraint", "23505"), "duplicate key value violates unique constraint"),
         (Exception({"S": "ERROR", "C": "22023", "M": "Invalid digit, Value 'x', Pos 0"}), "Invalid digit, Value 'x', Pos 0"),
+        (Exception({"S": "ERROR", "C": "XX000", "M": "Load into table 'staging_events' failed.  Check "
+                                                    "'sys_load_error_detail' system table for details."}),
+         "Load into table 'staging_events' failed.  Check 'sys_load_error_detail' system table for details."),
         (Psycopg("server closed the connection unexpectedly", "08006"), None),
         (Psycopg2("relation does not exist", "42P01"), None),
         (RuntimeError("boom"), None),
     ],
 )
-def test_only_data_exceptions_and_integrity_violations_are_data_errors(error, reason):
+def test_only_data_exceptions_integrity_violations_and_failed_copies_are_data_errors(error, reason):
     assert data_error(error) == reason

@@ -169,6 +169,19 @@ def test_failed_statement_rolls_back(fake_warehouse, aws_keys):
     assert hook.conn.rolled_back and not hook.conn.committed
 
 
+def test_a_copy_past_maxerror_fails_without_retry_saying_where_the_errors_are(fake_warehouse, aws_keys):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    hook = fake_warehouse(stage_redshift)
+    hook.conn.fail_on = "COPY"
+    hook.conn.failure = Exception({"C": "XX000", "M": "Load into table 'staging_events' failed.  Check "
+                                                     "'sys_load_error_detail' system table for details."})
+    with pytest.raises(AirflowFailException, match=r"Cannot stage s3://udacity-dend/log_data/2018/11/2018-11-05-events"
+                                                   r"\.json into staging_events: Load into table .* MAXERROR \(100\)"):
+        events_operator().execute(context={})
+    assert hook.conn.rolled_back
+
+
 def test_quotes_in_keys_are_escaped_in_the_copy_literal(fake_warehouse):
     hook = fake_warehouse(stage_redshift)
     events_operator(s3_key="log_data/o'brien.json", iam_role="arn:aws:iam::1:role/r").execute(context={})
@@ -303,3 +316,43 @@ def test_redshift_moves_the_rows_a_column_rule_refuses_to_the_rejects_after_the_
         (f'DELETE FROM "{AREA}"."staging_events" WHERE "userid" !~ %s', ("^([0-9]*)$",)),
     ]
     assert hook.conn.executed[7][0].startswith('SELECT COUNT(*), MIN("ts")')  # then the slice guard and the tally
+
+
+def test_redshift_stages_exact_duplicates_once_and_rejects_keys_with_other_values(fake_warehouse, aws_keys):
+    hook = fake_warehouse(stage_redshift)
+
+    def fetchone(sql):
+        if sql.startswith("SELECT COUNT(*) FROM (SELECT 1"):
+            return (1,)  # keys staged more than once
+        if sql.endswith('(SELECT COUNT(*) FROM "staging_events__distinct")'):
+            return (10, 8)  # staged, distinct
+        if sql.startswith("SELECT (SELECT COUNT(*)"):
+            return (7, 1)  # the tally: staged, rejected
+        return (0, None, None)  # the slice guard
+
+    hook.conn.fetchone_result = fetchone
+    ti = RecordingTaskInstance()
+    events_operator(record_key=["userid", "ts"], max_reject_fraction=0.5).execute(context={"ti": ti})
+    dedup = [sql for sql, _ in hook.conn.executed[5:15]]
+    staged, distinct, conflicts = f'"{AREA}"."staging_events"', '"staging_events__distinct"', '"staging_events__conflicts"'
+    assert dedup == [
+        f'SELECT COUNT(*) FROM (SELECT 1 FROM {staged} WHERE "userid" IS NOT NULL AND "ts" IS NOT NULL '
+        'GROUP BY "userid", "ts" HAVING COUNT(*) > 1) k',
+        f"CREATE TEMPORARY TABLE {distinct} AS SELECT DISTINCT * FROM {staged}",
+        f"SELECT (SELECT COUNT(*) FROM {staged}), (SELECT COUNT(*) FROM {distinct})",
+        f'CREATE TEMPORARY TABLE {conflicts} AS SELECT "userid", "ts" FROM {distinct} WHERE "userid" IS NOT NULL AND '
+        f'"ts" IS NOT NULL GROUP BY "userid", "ts" HAVING COUNT(*) > 1',
+        f'INSERT INTO "{AREA}"."staging_rejects" (table_name, day, run_id, source, line_number, column_name, reason, '
+        "raw_text, rejected_at)\n"
+        "SELECT %s, %s, %s, %s, NULL, NULL, 'a record with the same key (userid, ts) = (' || "
+        "CAST(d.\"userid\" AS VARCHAR) || ', ' || CAST(d.\"ts\" AS VARCHAR) || ') and other values was delivered too', "
+        "NULL, CURRENT_TIMESTAMP\n"
+        f'FROM {distinct} d JOIN {conflicts} c ON d."userid" = c."userid" AND d."ts" = c."ts"',
+        f"DELETE FROM {staged}",
+        f'INSERT INTO {staged} SELECT d.* FROM {distinct} d WHERE NOT EXISTS (SELECT 1 FROM {conflicts} c '
+        'WHERE d."userid" = c."userid" AND d."ts" = c."ts")',
+        f"DROP TABLE {distinct}",
+        f"DROP TABLE {conflicts}",
+        f'SELECT COUNT(*), MIN("ts"), MAX("ts") FROM {staged} WHERE "ts" IS NULL OR "ts" < %s OR "ts" >= %s',
+    ]
+    assert "7 staged" in ti.pushed["sparkify_warnings"] and "1 rejected, 2 exact duplicate(s)" in ti.pushed["sparkify_warnings"]

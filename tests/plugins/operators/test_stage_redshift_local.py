@@ -125,6 +125,26 @@ def test_a_user_id_the_star_schema_cannot_take_is_rejected_at_staging(warehouse,
     assert (line, column) == (4, "userid") and reason.startswith("cannot load '26x': the star schema's user_id is an INTEGER")
 
 
+EVENT_KEY = ("userid", "sessionid", "iteminsession", "ts")
+
+
+def test_exact_duplicates_stage_once_and_a_key_with_other_values_is_rejected(warehouse, bucket, area, s3_client,
+                                                                             shared_sample, capsys):
+    lines = (shared_sample / EVENTS_KEY).read_text(encoding="utf-8").split("\n")
+    changed = json.dumps({**json.loads(lines[7]), "level": "platinum"})
+    s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY, Body="\n".join([*lines, *lines, *lines[:5], changed]))
+    stage_events(bucket, area, record_key=EVENT_KEY)
+    assert fetch(warehouse, f"SELECT COUNT(*) FROM {area}.staging_events") == [(407,)]
+    event = json.loads(lines[7])
+    rejected = rejects_of(warehouse, area)
+    assert len(rejected) == 2  # both: which of them is right cannot be told
+    for line, column, reason in (row[4:7] for row in rejected):
+        assert (line, column) == (None, None) and reason.startswith(
+            f"a record with the same key (userid, sessionid, iteminsession, ts) = ({event['userId']}, "
+            f"{event['sessionId']}, {event['itemInSession']}, ")
+    assert "413 exact duplicate(s) of staged records (staged once)" in capsys.readouterr().out
+
+
 def test_a_mostly_bad_file_fails_naming_its_first_rejects_and_keeps_them_in_the_area(warehouse, bucket, area, s3_client):
     good = '{"ts": 1541376000000, "userId": "1", "page": "Home"}'
     s3_client.put_object(Bucket=bucket, Key=EVENTS_KEY,
@@ -182,6 +202,11 @@ def test_a_missing_day_file_fails_naming_the_uri(warehouse, bucket, airflow_conn
     area = open_area(day="2018-11-07")
     with pytest.raises(AirflowFailException, match=r"No object under s3://.*/log_data/2018/11/2018-11-07-events.json"):
         stage_events(bucket, area, day="2018-11-07", key="log_data/2018/11/2018-11-07-events.json")
+
+
+def test_a_missing_jsonpaths_file_fails_at_once_naming_it(warehouse, bucket, area):
+    with pytest.raises(AirflowFailException, match=rf"The JSONPaths file s3://{bucket}/paths/none.json does not exist"):
+        stage_events(bucket, area, json_paths="paths/none.json")
 
 
 SONG = {
