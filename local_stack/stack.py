@@ -148,6 +148,13 @@ class Stack:
         record = self._record(state, "s3")
         running = bool(record and is_alive(record))
         port = None
+        if not running and seed_dir is None and (served := state.get("s3_seed")):
+            if Path(served).is_dir():  # moto keeps objects in memory only: what it served is loaded again
+                log.warning("moto S3 is not running: starting it and loading %s into s3://%s again", served, BUCKET)
+                seed_dir = Path(served)
+            else:
+                log.warning("moto S3 is not running and %s, which it served, is gone: its bucket starts empty "
+                            "(load data with ./sparkify up --data DIR)", served)
         if running and seed_dir and reseed:
             # Same port: the running Airflow components have it in their connection.
             log.info("restarting moto S3 to load %s", seed_dir)
@@ -163,6 +170,7 @@ class Stack:
             log.info("starting moto S3 on %s%s", server.endpoint_url, f" seeded from {seed_dir}" if seed else "")
             state["ports"]["s3"] = server.port
             state["processes"]["s3"] = server.start().to_json()
+            state["s3_seed"] = str(Path(seed_dir).resolve()) if seed_dir else None
             result["started"].append("s3")
         create_bucket(f"http://127.0.0.1:{self._port(state, 's3')}", BUCKET)
 
@@ -204,7 +212,8 @@ class Stack:
         """Start whatever is not running; returns {"started": [...], "already_running": [...], "status": ...}.
 
         seed_dir: a Sparkify-layout folder loaded into the bucket when S3 is started by this call;
-        with reseed, a running S3 is restarted to load it (moto keeps objects in memory only).
+        with reseed, a running S3 is restarted to load it (moto keeps objects in memory only). An S3
+        that stopped is started again with the folder it last served.
         """
         result: dict[str, list[str]] = {"started": [], "already_running": []}
         _fetch_data_docs_assets()

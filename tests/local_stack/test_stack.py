@@ -115,6 +115,23 @@ def test_env_output_evals_in_bash_and_points_at_the_stack(stack):
     assert Path(airflow_bin).parent == Path(stack.environment()["PATH"].split(":")[0])
 
 
+def test_up_after_s3_died_loads_again_what_it_served(stack, tmp_path):
+    from local_stack.process import ProcessRecord, stop_all
+
+    stack, first = stack
+    for folder in ("log_data", "song_data"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "log_data" / "day-events.json").write_text('{"ts": 1}\n')
+    (tmp_path / "log_json_path.json").write_text('{"jsonpaths": ["$.ts"]}')
+    stack.up(seed_dir=tmp_path, reseed=True)
+    endpoint = json.loads(stack.environment()["AIRFLOW_CONN_AWS_CREDENTIALS"])["extra"]["endpoint_url"]
+    bucket = stack.environment()["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"]
+    stop_all([ProcessRecord.from_json(json.loads(stack.state_file.read_text())["processes"]["s3"])], timeout=15)
+    again = stack.up()
+    assert again["started"] == ["s3"]
+    assert client(endpoint).get_object(Bucket=bucket, Key="log_data/day-events.json")["Body"].read() == b'{"ts": 1}\n'
+
+
 def test_down_stops_everything_it_started_and_nothing_is_left(stack):
     stack, first = stack
     state = json.loads(stack.state_file.read_text())
