@@ -3,6 +3,7 @@
     ./sparkify demo                      # generate data, start everything, backfill every day, show counts
     ./sparkify demo --data ../shared/data/sparkify --start 2018-11-01 --end 2018-11-07
     ./sparkify demo --corrupt-day 2018-11-03   # that day fails the quality gate, publishes nothing; its alert arrives
+    ./sparkify rerun 2018-11-03 2018-11-05     # run those days again (after re-delivering their files)
     ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, SMTP catcher, Airflow
     ./sparkify alerts [--show N | --clear]   # the alert emails the stack received, newest first
     ./sparkify generate --out DIR        # Sparkify-shaped data (python -m datagen --help)
@@ -201,6 +202,33 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) and corrupt_unchanged else 1
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from local_stack.stack import Stack
+
+    status = Stack().status()
+    if not _all_running(status):
+        raise StackError("The local stack is not running: start it with ./sparkify up.")
+    end = args.end or args.start
+    if args.start > end:
+        raise StackError(f"{args.start} is after {end}.")
+    conf = {key: value for key, value in (("max_rejects", args.max_rejects),
+                                          ("max_reject_fraction", args.max_reject_fraction)) if value is not None}
+    api = AirflowApi(status["airflow"]["url"], status["airflow"]["user"], status["airflow"]["password"])
+    api.wait_for_dag(DAG_ID)
+    print(f"Running {DAG_ID} again for {args.start} to {end} through the scheduler"
+          + (f" with {json.dumps(conf)}" if conf else "") + " ...")
+    runs = api.backfill(DAG_ID, args.start, end, max_active_runs=args.max_active_runs, conf=conf)
+    days = _day_range(args.start, end)
+    failed = [day for day in days if runs.get(day, {}).get("state") != "success"]
+    for day in failed:
+        run = runs.get(day)
+        print(f"{day}: {run['state'] if run else 'no run'}" + (
+            f"; its rows are kept in audit area {area_name(run['dag_run_id'], day)} (./sparkify alerts --show 1 "
+            "says why)" if run else ""))
+    print(f"{len(days) - len(failed)} of {len(days)} day(s) succeeded.")
+    return 1 if failed else 0
+
+
 # --- Airflow's REST API ----------------------------------------------------------------------------
 
 
@@ -242,8 +270,10 @@ class AirflowApi:
         if dag.get("is_paused"):
             self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
 
-    def backfill(self, dag_id: str, start: str, end: str, *, max_active_runs: int) -> dict[str, dict]:
-        """Backfill [start, end] (days, inclusive), re-running days that already ran; wait until it completes."""
+    def backfill(self, dag_id: str, start: str, end: str, *, max_active_runs: int,
+                 conf: dict[str, Any] | None = None) -> dict[str, dict]:
+        """Backfill [start, end] (days, inclusive), re-running days that already ran (``conf``: the runs'
+        params); wait until it completes."""
         expected = _day_range(start, end)
         backfill = self._request(
             "POST",
@@ -254,6 +284,7 @@ class AirflowApi:
                 "to_date": f"{end}T00:00:00Z",
                 "max_active_runs": max_active_runs,
                 "reprocess_behavior": "completed",
+                "dag_run_conf": conf or {},
             },
         )
         seen: dict[str, str] = {}
@@ -424,6 +455,21 @@ def build_parser() -> argparse.ArgumentParser:
     generated.add_argument("--songs", type=int, default=1_000, help="catalog songs (default: %(default)s)")
     generated.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
     demo.set_defaults(handler=cmd_demo)
+
+    rerun = commands.add_parser(
+        "rerun", help="run the DAG again for a day or a range of days, whether they ran before or not",
+        description="Backfill sparkify_etl over START..END (inclusive) through the scheduler, running again the days "
+        "that already ran (Airflow's backfill skips them unless told: --reprocess-behavior completed), and wait. "
+        "Use it after re-delivering a day's file. Exit 0 only if every day succeeded; a failed day names its audit "
+        "area (its rows, kept for inspection).")
+    rerun.add_argument("start", type=_iso_day, metavar="START", help="the first day (its logical date)")
+    rerun.add_argument("end", type=_iso_day, metavar="END", nargs="?", help="the last day, inclusive (default: START)")
+    rerun.add_argument("--max-active-runs", type=int, default=2, help="days run at once (default: %(default)s)")
+    rerun.add_argument("--max-rejects", type=int, metavar="N",
+                       help="for these runs: the rejected records each staging table tolerates (default: its spec's)")
+    rerun.add_argument("--max-reject-fraction", type=float, metavar="F",
+                       help="for these runs: the rejects tolerated as a fraction of the records read")
+    rerun.set_defaults(handler=cmd_rerun)
 
     up = commands.add_parser("up", help="start PostgreSQL, S3, the SMTP catcher and Airflow (idempotent)",
                              description="Start whatever part of the local stack is not running, create the "

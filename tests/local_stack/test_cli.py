@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_command_has_help(capsys):
-    for command in ("demo", "up", "down", "status", "env"):
+    for command in ("demo", "rerun", "up", "down", "status", "env"):
         with pytest.raises(SystemExit) as done:
             cli.main([command, "--help"])
         assert done.value.code == 0
@@ -77,7 +77,7 @@ def test_demo_exits_1_and_names_the_day_that_failed(demo_env, tmp_path):
     data = tmp_path / "data"
     generate(data, events=300, songs=100, start="2018-11-20", days=2, progress=False)
     bad_day = data / "log_data/2018/11/2018-11-21-events.json"
-    bad_day.write_bytes(bad_day.read_bytes() + b'\n{"ts": 1542758400000, "page": ')
+    bad_day.write_bytes(b"\n".join(line[:20] for line in bad_day.read_bytes().split(b"\n")))  # every line cut off
     result = demo(demo_env, "--data", str(data))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "1 of 2 day(s) succeeded; not succeeded: 2018-11-21" in result.stdout
@@ -97,3 +97,12 @@ def test_demo_corrupt_day_fails_the_gate_and_its_alert_arrives_through_the_dag_p
                            capture_output=True, text=True, timeout=60)
     assert "Subject: [sparkify] sparkify_etl FAILED for 2018-11-02: validate.validate_staging_events" in shown.stdout
     assert "staging_events: expect_column_values_to_be_in_set (column method):" in shown.stdout and "'POST'" in shown.stdout
+
+
+def test_rerun_runs_again_a_day_that_already_ran_with_the_runs_params(demo_env):
+    result = subprocess.run([sys.executable, "-m", "local_stack.cli", "rerun", "2018-11-01", "--max-rejects", "5"],
+                            cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'Running sparkify_etl again for 2018-11-01 to 2018-11-01 through the scheduler with {"max_rejects": 5}' \
+        in result.stdout
+    assert re.search(r"^  2018-11-01  success ", result.stdout, re.MULTILINE) and "1 of 1 day(s) succeeded." in result.stdout
