@@ -12,7 +12,9 @@ staging tables, so its suite gets, generated from it, GX ``UnexpectedRowsExpecta
   event). With a ``recency`` column the staged winner only counts when it is at least as recent as
   the table's row, since a newer row comes from a day staged elsewhere (a run's audit area holds one
   day; the published staging tables hold all of them);
-- a table loaded whole: the table is exactly what the load computes.
+- a table loaded whole: the table is exactly what the load computes;
+- a staging table: no record of its source files for the batch's days was rejected (a warning that
+  lists the rejects, ``helpers.rejects``: a run past its table's limit fails at staging already).
 
 The queries name relations unqualified, so they read what the validation reads: in a run its audit
 area, then the published tables (helpers.audit_area); in ``./sparkify gx validate`` the published
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 
 from helpers.db import quote_column
 from helpers.loads import LoadMode
-from helpers.tables import TableSpec
+from helpers.rejects import REJECTS_TABLE
+from helpers.tables import Role, TableSpec
 
 MARK = {"sparkify": "reconciliation"}
 """The ``meta`` of the expectations made here (``gx build`` replaces them)."""
@@ -38,6 +41,7 @@ MARK = {"sparkify": "reconciliation"}
 class Reconciliation:
     description: str
     query: str
+    severity: str = "critical"
 
     def expectation(self) -> dict:
         """The suite entry (the JSON of gx/expectations/<suite>.json)."""
@@ -46,12 +50,14 @@ class Reconciliation:
             "kwargs": {"unexpected_rows_query": self.query},
             "description": self.description,
             "meta": dict(MARK),
-            "severity": "critical",
+            "severity": self.severity,
         }
 
 
 def reconciliations(spec: TableSpec) -> list[Reconciliation]:
     """What ``spec``'s suite must check of its table against its load (none for a table without a load)."""
+    if spec.role is Role.STAGING:
+        return [_rejected(spec)]
     load = spec.load
     if load is None:
         return []
@@ -65,12 +71,34 @@ def reconciliations(spec: TableSpec) -> list[Reconciliation]:
     return [_merged(spec, columns)]
 
 
-def _day_partitioned(table: str, slice_column: str, columns: str, load) -> list[Reconciliation]:
+def _batch_days(slice_column: str) -> str:
     column = quote_column(slice_column)
-    days = (
+    return (
         f"SELECT DATE_TRUNC('day', MIN(d.{column})) AS first_day, "
         f"DATE_TRUNC('day', MAX(d.{column})) + INTERVAL '1 day' AS after_last_day FROM {{batch}} AS d"
     )
+
+
+def _rejected(spec: TableSpec) -> Reconciliation:
+    rejects = f"SELECT r.source, r.line_number, r.column_name, r.reason FROM {REJECTS_TABLE} AS r"
+    name = quote_column(spec.name).strip('"')  # a plain name: safe as a literal
+    if spec.slice_column:
+        query = (f"WITH batch_days AS ({_batch_days(spec.slice_column)})\n{rejects} CROSS JOIN batch_days\n"
+                 f"WHERE r.table_name = '{name}' AND r.day >= batch_days.first_day AND r.day < batch_days.after_last_day")
+        days = " of the batch's days"
+    else:
+        query = (f"{rejects} CROSS JOIN (SELECT COUNT(*) AS staged FROM {{batch}} AS b) AS batch\n"
+                 f"WHERE r.table_name = '{name}'")
+        days = ""
+    return Reconciliation(
+        f"Every record of the source files{days} was staged into {spec.name}: none was rejected (the rejects are "
+        f"in {REJECTS_TABLE}; a run with more than its table's limit fails at staging).",
+        query, severity="warning",
+    )
+
+
+def _day_partitioned(table: str, slice_column: str, columns: str, load) -> list[Reconciliation]:
+    days = _batch_days(slice_column)
     computed = load.between("(SELECT first_day FROM batch_days)", "(SELECT after_last_day FROM batch_days)")
     prefix = f"WITH batch_days AS ({days}),\ncomputed AS (\n{computed}\n)\n"
     batch_rows = f"SELECT {columns} FROM {{batch}} AS b"

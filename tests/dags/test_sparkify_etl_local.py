@@ -343,8 +343,10 @@ def test_a_day_with_a_few_bad_records_publishes_its_good_rows_and_its_rejects_un
     source = f"s3://{sample_s3.bucket}/{FAULT_KEY}"
     assert rejects == [(date.fromisoformat(FAULT_DAY), source, 5, None), (date.fromisoformat(FAULT_DAY), source, 21, "sessionid")]
     (mail,) = mailbox.messages()
-    assert mail.subject == f"[sparkify] sparkify_etl succeeded with warnings for {FAULT_DAY}: stage.stage_events"
+    assert mail.subject == (f"[sparkify] sparkify_etl succeeded with warnings for {FAULT_DAY}: stage.stage_events, "
+                            "validate.validate_staging_events")  # the staging task, and the gate in Data Docs
     assert f"{source}, line 21: column sessionid: cannot load 'x'" in mail.text()
+    assert "Every record of the source files of the batch's days was staged into staging_events" in mail.text()
 
     assert_succeeded(run_dag(FAULT_DAY, pipeline["env"], pipeline["homes"] / "rejects"), FAULT_DAY)  # re-delivered
     assert snapshot(pipeline["warehouse"]) == clean
