@@ -26,7 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from helpers import rejects
 from helpers.alerts import WARNINGS_XCOM
-from helpers.audit_area import MANIFEST_TABLE, PUBLISHED_SCHEMA, checked_area, in_area, published
+from helpers.audit_area import MANIFEST_TABLE, PUBLISHED_SCHEMA, checked_area, in_area, published, quarantine_note
 from helpers.db import (
     END_TRANSACTION,
     Dialect,
@@ -281,10 +281,12 @@ class StageToRedshiftOperator(BaseOperator):
         see = f"See them all: {rejects.query_hint(self.audit_area, self.table)}"
         if tally.stopped or tally.rejected > limit.allowed(read):
             stopped = " (reading stopped there)" if tally.stopped else ""
+            time_slice = self.time_slice()
             raise AirflowFailException(
                 f"Too many rejects staging {self.table}: {summary}{stopped}; the limit is {limit} "
                 f"({limit.allowed(read)} here). First rejects:\n{first}{more}\n{see}. Fix the file and run the day "
-                "again, or raise the limit for one run (the DAG's params max_rejects and max_reject_fraction).")
+                "again, or raise the limit for one run (the DAG's params max_rejects and max_reject_fraction).\n"
+                + quarantine_note(self.audit_area, time_slice.start.date().isoformat() if time_slice else None))
         report = f"{summary} (within the limit: {limit}):\n{first}{more}\n{see}"
         self.log.warning("%s", report)
         if ti := context.get("ti"):

@@ -271,6 +271,7 @@ def test_rejects_past_the_fraction_fail_naming_the_first_ones_and_keep_the_area(
     assert "2018-11-05-events.json, line 7: column sessionid: Invalid digit, Value 'x'" in message
     assert "2018-11-05-events.json, line 9: Invalid JSONPath format\n  ... 3 more" in message
     assert f"SELECT * FROM {AREA}.staging_rejects WHERE table_name = 'staging_events'" in message
+    assert f"Its rows are kept in audit area {AREA} until the next run of 2018-11-05" in message
     assert hook.conn.committed  # the area keeps the staged rows and the rejects for inspection
     assert hook.conn.executed[4][1][2] == "manual__1"  # the run id of each reject
 
