@@ -267,6 +267,12 @@ class StageToRedshiftOperator(BaseOperator):
                 f"{self._source_uri()}: {tally.read} record(s) read, but {tally.staged} staged, {tally.rejected} "
                 f"rejected and {tally.duplicates} duplicate(s): records were lost. Nothing was published; report "
                 "this as a bug.")
+        time_slice = self.time_slice()
+        quarantine = quarantine_note(self.audit_area, time_slice.start.date().isoformat() if time_slice else None)
+        if read == 0:
+            raise AirflowFailException(
+                f"{self._source_uri()} holds no record (an empty file): a load of nothing is refused, so the "
+                f"published {self.table} keeps its rows. Deliver the records and run the day again.\n{quarantine}")
         summary = (f"{self._source_uri()}: {read} record(s) read, {tally.staged} staged into {self.load_table}, "
                    f"{tally.rejected} rejected")
         if tally.duplicates:
@@ -281,12 +287,11 @@ class StageToRedshiftOperator(BaseOperator):
         see = f"See them all: {rejects.query_hint(self.audit_area, self.table)}"
         if tally.stopped or tally.rejected > limit.allowed(read):
             stopped = " (reading stopped there)" if tally.stopped else ""
-            time_slice = self.time_slice()
             raise AirflowFailException(
                 f"Too many rejects staging {self.table}: {summary}{stopped}; the limit is {limit} "
                 f"({limit.allowed(read)} here). First rejects:\n{first}{more}\n{see}. Fix the file and run the day "
-                "again, or raise the limit for one run (the DAG's params max_rejects and max_reject_fraction).\n"
-                + quarantine_note(self.audit_area, time_slice.start.date().isoformat() if time_slice else None))
+                f"again, or raise the limit for one run (the DAG's params max_rejects and max_reject_fraction).\n"
+                f"{quarantine}")
         report = f"{summary} (within the limit: {limit}):\n{first}{more}\n{see}"
         self.log.warning("%s", report)
         if ti := context.get("ti"):

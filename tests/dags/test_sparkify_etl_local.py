@@ -254,7 +254,7 @@ def _every_fifth(lines, change):
 
 FAULTS = {
     # fault: (the re-delivered file from the original lines, the task that fails)
-    "an empty file": (lambda lines: [], "validate.validate_staging_events"),
+    "an empty file": (lambda lines: [], "stage.stage_events"),
     "a userId the star schema cannot take": (
         lambda lines: _every_fifth(lines, lambda event: {**event, "userId": "x" + event["userId"]}
                                    if event["page"] == "NextSong" else event),

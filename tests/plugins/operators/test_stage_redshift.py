@@ -30,6 +30,13 @@ def events_operator(**overrides):
     return StageToRedshiftOperator(**arguments)
 
 
+def staging_warehouse(fake_warehouse, **connection):
+    """The recording warehouse of the operator, whose load staged 408 records and rejected none."""
+    hook = fake_warehouse(stage_redshift, **connection)
+    hook.conn.fetchone_result = counted(staged=408, rejected=0)
+    return hook
+
+
 @pytest.fixture
 def aws_keys(monkeypatch):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -39,7 +46,7 @@ def aws_keys(monkeypatch):
 
 
 def test_redshift_transaction_copies_the_day_into_the_audit_area_only(fake_warehouse, aws_keys):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     events_operator().execute(context={})
 
     assert hook.conn.executed == [
@@ -84,7 +91,7 @@ def test_redshift_transaction_copies_the_day_into_the_audit_area_only(fake_wareh
 
 
 def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     StageToRedshiftOperator(
         task_id="stage_songs",
         table="staging_songs",
@@ -116,7 +123,7 @@ def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
 
 
 def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_warehouse, monkeypatch):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     manifest = stage_redshift.Manifest("s3://udacity-dend/song_data/", "f" * 32, 14896)
     monkeypatch.setattr(StageToRedshiftOperator, "_source_manifest", lambda self: manifest)
     StageToRedshiftOperator(
@@ -144,7 +151,7 @@ def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_wareho
 
 
 def test_credentials_never_reach_the_logs(fake_warehouse, aws_keys, capsys):
-    fake_warehouse(stage_redshift)
+    staging_warehouse(fake_warehouse)
     events_operator().execute(context={})
     logs = capsys.readouterr()
     assert "FORMAT AS JSON" in logs.out and "CREDENTIALS '***'" in logs.out
@@ -154,7 +161,7 @@ def test_credentials_never_reach_the_logs(fake_warehouse, aws_keys, capsys):
 def test_rows_outside_the_slice_fail_without_retry_and_roll_back(fake_warehouse, aws_keys):
     from airflow.sdk.exceptions import AirflowFailException
 
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fetchone_result = (2, datetime(2018, 11, 6, 0, 0, 1), datetime(2018, 11, 6, 0, 0, 2))
     with pytest.raises(AirflowFailException, match=r"2 row\(s\) have ts outside this run's slice"):
         events_operator().execute(context={})
@@ -162,7 +169,7 @@ def test_rows_outside_the_slice_fail_without_retry_and_roll_back(fake_warehouse,
 
 
 def test_failed_statement_rolls_back(fake_warehouse, aws_keys):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fail_on = "COPY"
     with pytest.raises(RuntimeError):
         events_operator().execute(context={})
@@ -172,7 +179,7 @@ def test_failed_statement_rolls_back(fake_warehouse, aws_keys):
 def test_a_copy_past_maxerror_fails_without_retry_saying_where_the_errors_are(fake_warehouse, aws_keys):
     from airflow.sdk.exceptions import AirflowFailException
 
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fail_on = "COPY"
     hook.conn.failure = Exception({"C": "XX000", "M": "Load into table 'staging_events' failed.  Check "
                                                      "'sys_load_error_detail' system table for details."})
@@ -183,14 +190,14 @@ def test_a_copy_past_maxerror_fails_without_retry_saying_where_the_errors_are(fa
 
 
 def test_quotes_in_keys_are_escaped_in_the_copy_literal(fake_warehouse):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     events_operator(s3_key="log_data/o'brien.json", iam_role="arn:aws:iam::1:role/r").execute(context={})
     copy = next(sql for sql, _ in hook.conn.executed if sql.startswith("COPY"))
     assert "FROM 's3://udacity-dend/log_data/o''brien.json'" in copy
 
 
 def test_postgres_type_connection_to_a_redshift_host_uses_copy(fake_warehouse):
-    hook = fake_warehouse(stage_redshift, conn_type="postgres", host="x.abc.eu-west-1.redshift.amazonaws.com")
+    hook = staging_warehouse(fake_warehouse, conn_type="postgres", host="x.abc.eu-west-1.redshift.amazonaws.com")
     events_operator(iam_role="arn:aws:iam::1:role/r").execute(context={})
     assert any(sql.startswith("COPY") for sql, _ in hook.conn.executed)
 
@@ -228,7 +235,7 @@ def test_empty_slice_is_refused():
 
 
 def test_the_area_must_be_an_audit_areas_name(fake_warehouse, aws_keys):
-    fake_warehouse(stage_redshift)
+    staging_warehouse(fake_warehouse)
     with pytest.raises(ValueError, match="is not an audit area name"):
         events_operator(audit_area="public").execute(context={})
 
@@ -259,7 +266,7 @@ FIRST_REJECTS = [("s3://udacity-dend/log_data/2018/11/2018-11-05-events.json", 7
 def test_rejects_past_the_fraction_fail_naming_the_first_ones_and_keep_the_area(fake_warehouse, aws_keys):
     from airflow.sdk.exceptions import AirflowFailException
 
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fetchone_result = counted(staged=95, rejected=5)
     hook.conn.fetchall_result = FIRST_REJECTS
     with pytest.raises(AirflowFailException) as failed:
@@ -277,7 +284,7 @@ def test_rejects_past_the_fraction_fail_naming_the_first_ones_and_keep_the_area(
 
 
 def test_rejects_within_the_limit_warn_in_the_runs_alert(fake_warehouse, aws_keys):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fetchone_result = counted(staged=998, rejected=2)
     hook.conn.fetchall_result = FIRST_REJECTS
     ti = RecordingTaskInstance()
@@ -289,7 +296,7 @@ def test_rejects_within_the_limit_warn_in_the_runs_alert(fake_warehouse, aws_key
 
 
 def test_the_reject_limit_is_set_per_run_and_checked(fake_warehouse, aws_keys):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     hook.conn.fetchone_result = counted(staged=95, rejected=5)
     events_operator(max_rejects="5", max_reject_fraction="0.05").execute(context={"ti": RecordingTaskInstance()})
     assert "MAXERROR 5" in hook.conn.executed[3][0]
@@ -304,7 +311,7 @@ def test_the_reject_limit_is_set_per_run_and_checked(fake_warehouse, aws_keys):
 def test_redshift_moves_the_rows_a_column_rule_refuses_to_the_rejects_after_the_copy(fake_warehouse, aws_keys):
     from helpers.rejects import ColumnRule
 
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
     events_operator(column_rules=[ColumnRule("userid", "[0-9]*", "a whole number")]).execute(context={})
     source = "s3://udacity-dend/log_data/2018/11/2018-11-05-events.json"
     assert hook.conn.executed[5:7] == [
@@ -320,7 +327,7 @@ def test_redshift_moves_the_rows_a_column_rule_refuses_to_the_rejects_after_the_
 
 
 def test_redshift_stages_exact_duplicates_once_and_rejects_keys_with_other_values(fake_warehouse, aws_keys):
-    hook = fake_warehouse(stage_redshift)
+    hook = staging_warehouse(fake_warehouse)
 
     def fetchone(sql):
         if sql.startswith("SELECT COUNT(*) FROM (SELECT 1"):
@@ -357,3 +364,13 @@ def test_redshift_stages_exact_duplicates_once_and_rejects_keys_with_other_value
         f'SELECT COUNT(*), MIN("ts"), MAX("ts") FROM {staged} WHERE "ts" IS NULL OR "ts" < %s OR "ts" >= %s',
     ]
     assert "7 staged" in ti.pushed["sparkify_warnings"] and "1 rejected, 2 exact duplicate(s)" in ti.pushed["sparkify_warnings"]
+
+
+def test_a_load_of_nothing_fails_naming_the_source_and_keeps_the_published_day(fake_warehouse, aws_keys):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    hook = staging_warehouse(fake_warehouse)
+    hook.conn.fetchone_result = counted(staged=0, rejected=0)
+    with pytest.raises(AirflowFailException, match=r"s3://udacity-dend/log_data/2018/11/2018-11-05-events\.json holds no "
+                                                   r"record \(an empty file\): a load of nothing is refused"):
+        events_operator().execute(context={})
