@@ -22,7 +22,9 @@ A failed run publishes nothing: the published tables stay as they were and the r
 its audit area until the next run of that day (the failure message and the alert say how to query
 them). A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned
 table, so backfills of different days run in parallel. Trigger a day from the UI with its logical
-date, or backfill a range (Trigger → Backfill, or `airflow backfill create`).
+date, or backfill a range (Trigger → Backfill, or `airflow backfill create`). A run's id says when
+the run was made, not the day it loads (a backfill's `backfill__2018-11-07T00:00:00+00:00` loads
+2018-11-06): pick runs by their logical date, which is the day loaded.
 
 Configuration: connections `redshift` (Redshift, or Postgres locally) and `aws_credentials`;
 Airflow variables `sparkify_s3_bucket` (default `udacity-dend`), `sparkify_s3_region`
