@@ -186,6 +186,11 @@ class Stack:
         result["started"].append("smtp")
 
     def _up_airflow(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
+        alive = {name: record for name in airflow.COMPONENTS if (record := self._record(state, name)) and is_alive(record)}
+        if alive and "postgres" in result["started"]:
+            # Their metadata database went away under them (an outage): a component may be exiting or stuck.
+            log.warning("PostgreSQL was started again: restarting Airflow's %s", ", ".join(alive))
+            stop_all(alive.values(), timeout=15)
         dead = [name for name in airflow.COMPONENTS if not ((r := self._record(state, name)) and is_alive(r))]
         result["already_running"] += [name for name in airflow.COMPONENTS if name not in dead]
         if dead == list(airflow.COMPONENTS):

@@ -132,6 +132,19 @@ def test_up_after_s3_died_loads_again_what_it_served(stack, tmp_path):
     assert client(endpoint).get_object(Bucket=bucket, Key="log_data/day-events.json")["Body"].read() == b'{"ts": 1}\n'
 
 
+def test_up_after_a_postgresql_outage_brings_every_service_back(stack):
+    stack, first = stack
+    state = json.loads(stack.state_file.read_text())
+    assert stack._postgres(state["ports"]["postgres"]).stop()  # the outage
+    again = stack.up()
+    assert "postgres" in again["started"]
+    status = again["status"]
+    assert status["postgres"]["running"] and all(c["running"] for c in status["airflow"]["components"].values())
+    assert {v["status"] for v in status["airflow"]["health"].values()} == {"healthy"}
+    with psycopg2.connect(stack.environment()["WAREHOUSE_URI"]) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+
+
 def test_down_stops_everything_it_started_and_nothing_is_left(stack):
     stack, first = stack
     state = json.loads(stack.state_file.read_text())
