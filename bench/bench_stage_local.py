@@ -45,13 +45,17 @@ def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
         from local_stack.s3 import REGION
 
         os.environ.update(connection_env(warehouse, endpoint, BUCKET, REGION))
+        from helpers.tables import TABLES
         from operators.stage_redshift import StageToRedshiftOperator
+
+        (events,) = [spec for spec in TABLES if spec.name == "staging_events"]
     started = time.perf_counter()
-    if mode == "operator":
+    if mode == "operator":  # as the DAG stages it: the spec's record key (duplicates) and column rules
         StageToRedshiftOperator(
             task_id="bench", table="staging_events", audit_area=AREA, s3_bucket=BUCKET,
             s3_key=f"log_data/2018/11/{DAY}-events.json", json_paths="log_json_path.json",
             timeformat="epochmillisecs", slice_column="ts", slice_start=DAY, slice_end="2018-11-02",
+            record_key=events.record_key, column_rules=events.column_rules,
         ).execute(context={})
     else:
         with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "rb") as source:
@@ -100,6 +104,7 @@ def main() -> None:
             run_sql_file(warehouse, REPO / "create_tables.sql")
             with psycopg.connect(warehouse, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA "{AREA}"')
+                conn.execute(f'CREATE TABLE "{AREA}".staging_rejects (LIKE public.staging_rejects)')
             for size in args.sizes:
                 data = scratch_dir / f"data-{size}"
                 generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
