@@ -250,10 +250,11 @@ class StageToRedshiftOperator(BaseOperator):
         except Exception as error:
             if (reason := data_error(error)) is None:
                 raise
+            where = (f" More load errors than MAXERROR ({limit.max_count}) fail Redshift's COPY: see them with "
+                     "SELECT * FROM sys_load_error_detail ORDER BY start_time DESC LIMIT 20."
+                     if dialect is Dialect.REDSHIFT else "")
             raise AirflowFailException(
-                f"Cannot stage {self._source_uri()} into {self.table}: {reason}. On Redshift, more load errors "
-                f"than MAXERROR ({limit.max_count}) fail the COPY: see them with SELECT * FROM sys_load_error_detail "
-                "ORDER BY start_time DESC LIMIT 20. Nothing was staged.") from None
+                f"Cannot stage {self._source_uri()} into {self.table}: {reason}.{where} Nothing was staged.") from None
         if completed:
             self._judge(limit, context)
 
