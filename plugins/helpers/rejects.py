@@ -4,9 +4,10 @@ A staging load reads every record of its objects; each is either staged or rejec
 UTF-8, not an object, larger than COPY loads, a value its column cannot take, no value for a NOT
 NULL column, a value its table spec's ``ColumnRule`` refuses: one the star schema's loads cannot take,
 a key another record with other values has). An exact duplicate of a record is staged once and
-counted as a duplicate (sources deliver at least once). Rejects go to ``<area>.staging_rejects`` (the run's audit area) and are published
-with the run, replacing the rejects of the same table and day, so a re-run of a day replaces its
-rejects too. The run fails when a table's rejects pass its ``RejectLimit``.
+counted as a duplicate (sources deliver at least once). Rejects go to ``<area>.staging_rejects``
+(the run's audit area) and are published with the run, replacing the rejects of the same table and
+day, so a re-run of a day replaces its rejects too. The run fails when a table's rejects pass its
+``RejectLimit``.
 
 On Redshift, COPY's ``MAXERROR`` does the same: the rejects are copied from
 ``SYS_LOAD_ERROR_DETAIL`` (which Serverless has, unlike ``STL_LOAD_ERRORS``).

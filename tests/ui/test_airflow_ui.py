@@ -132,7 +132,8 @@ def test_backfill_dialog_runs_three_days_and_all_three_runs_succeed(page, ui_sta
     set_datetime(page, dialog.get_by_role("textbox", name="From"), f"{first}T00:00")
     set_datetime(page, dialog.get_by_role("textbox", name="To"), f"{last}T00:00")
     expect(dialog.get_by_role("radio", name="Missing Runs")).to_be_checked()
-    dialog.get_by_role("spinbutton").fill("3")  # Max Active Runs: the three days at once
+    dialog.locator('input[name="max_active_runs"]').fill("3")  # the three days at once (the run params are spinbuttons too)
+    expect(dialog.get_by_role("spinbutton", name="Rejects tolerated (count)")).to_be_visible()  # the DAG's params, per run
     # The dialog's dry run counts the runs of the range: From and To are logical dates, both included.
     expect(dialog.get_by_text("3 runs will be triggered.")).to_be_visible()
     shot(page, "06-backfill-dialog")
