@@ -145,7 +145,10 @@ def test_an_unreachable_channel_is_logged_and_changes_no_run_result(base_env, ai
     assert f"{day_key(BROKEN_DAY)}, line 1" in output  # the pipeline's own error is still there
     (mail,) = mailbox.messages()
     assert mail.subject == f"[sparkify] sparkify_etl FAILED for {BROKEN_DAY}: stage.stage_events"
-    assert f"Error: AirflowFailException: Cannot stage into staging_events: s3://sparkify-sample/{day_key(BROKEN_DAY)}, line 1" in mail.text()
+    assert (f"Error: AirflowFailException: Too many rejects staging staging_events: s3://sparkify-sample/"
+            f"{day_key(BROKEN_DAY)}: 1 record(s) read, 0 staged") in mail.text()
+    assert f"s3://sparkify-sample/{day_key(BROKEN_DAY)}, line 1: the JSON document starting here is not complete" \
+        in mail.text()
 
     mailbox.clear()
     digest = {**base_env, **closed, "AIRFLOW_VAR_SPARKIFY_ALERT_ON_SUCCESS": "true"}
