@@ -22,7 +22,6 @@ import argparse
 import re
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -95,62 +94,51 @@ def main() -> None:
 
     from helpers.tables import TABLES
     from local_stack import sql_pipeline
-    from local_stack.postgres import PostgresServer, run_sql_file
-    from local_stack.process import free_port
+    from local_stack.postgres import scratch_warehouse
     from quality_gate import gx_context, warehouse_audit
 
     days = sorted(p.name[:10] for p in (args.data / "log_data").rglob("*-events.json"))[: args.days]
     specs = gx_context.validated_tables()
-    with tempfile.TemporaryDirectory(prefix="bench-gate-") as scratch:
-        scratch_dir = Path(scratch)
-        scratch_dir.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
-        postgres = PostgresServer(scratch_dir / "pg", free_port(), scratch_dir / "pg.log")
-        postgres.start()
-        try:
-            postgres.create_database("bench")
-            uri = postgres.uri("bench")
-            run_sql_file(uri, REPO / "create_tables.sql")
-            started = time.perf_counter()
+    with scratch_warehouse("bench-gate-", REPO / "create_tables.sql") as (uri, scratch_dir):
+        started = time.perf_counter()
+        with psycopg.connect(uri) as conn:
+            sql_pipeline.load_days(conn, args.data, days)
+        print(f"Loaded {len(days)} day(s) of {args.data} in {time.perf_counter() - started:.1f}s")
+
+        gx_dir = scratch_dir / "gx"
+        shutil.copytree(gx_context.GX_DIR, gx_dir, ignore=shutil.ignore_patterns("uncommitted"))
+        gx_context.set_warehouse_url(uri.replace("postgresql://", "postgresql+psycopg://"))
+        context = gx_context.file_context(gx_dir)
+        suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
+                  for spec in specs}
+
+        def plain(batches: dict[str, str]) -> None:
             with psycopg.connect(uri) as conn:
-                sql_pipeline.load_days(conn, args.data, days)
-            print(f"Loaded {len(days)} day(s) of {args.data} in {time.perf_counter() - started:.1f}s")
+                for spec in specs:
+                    for expectation in suites[spec.name]:
+                        conn.execute(plain_sql(expectation, batches[spec.name])).fetchall()
 
-            gx_dir = scratch_dir / "gx"
-            shutil.copytree(gx_context.GX_DIR, gx_dir, ignore=shutil.ignore_patterns("uncommitted"))
-            gx_context.set_warehouse_url(uri.replace("postgresql://", "postgresql+psycopg://"))
-            context = gx_context.file_context(gx_dir)
-            suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
-                      for spec in specs}
+        def plain_audit() -> None:
+            plain({spec.name: spec.name for spec in specs})
+            with psycopg.connect(uri) as conn, conn.cursor() as cursor:
+                for spec in TABLES:
+                    if spec.slice_column:
+                        warehouse_audit.days_present(cursor, spec)
+                    if spec.history:
+                        warehouse_audit.history_warnings(cursor, spec)
 
-            def plain(batches: dict[str, str]) -> None:
-                with psycopg.connect(uri) as conn:
-                    for spec in specs:
-                        for expectation in suites[spec.name]:
-                            conn.execute(plain_sql(expectation, batches[spec.name])).fetchall()
+        day = date.fromisoformat(days[-1])
 
-            def plain_audit() -> None:
-                plain({spec.name: spec.name for spec in specs})
-                with psycopg.connect(uri) as conn, conn.cursor() as cursor:
-                    for spec in TABLES:
-                        if spec.slice_column:
-                            warehouse_audit.days_present(cursor, spec)
-                        if spec.history:
-                            warehouse_audit.history_warnings(cursor, spec)
+        def day_batch(spec) -> str:
+            if not spec.slice_column:
+                return spec.name
+            return (f'(SELECT * FROM "{spec.name}" WHERE "{spec.slice_column}" >= \'{day}\' '
+                    f"AND \"{spec.slice_column}\" < '{day + timedelta(days=1)}')")
 
-            day = date.fromisoformat(days[-1])
-
-            def day_batch(spec) -> str:
-                if not spec.slice_column:
-                    return spec.name
-                return (f'(SELECT * FROM "{spec.name}" WHERE "{spec.slice_column}" >= \'{day}\' '
-                        f"AND \"{spec.slice_column}\" < '{day + timedelta(days=1)}')")
-
-            audit_gx = best_of(args.runs, lambda: warehouse_audit.run(context, specs))
-            audit_sql = best_of(args.runs, plain_audit)
-            gate_gx = best_of(args.runs, lambda: [gx_context.run_checkpoint(context, spec.name, day) for spec in specs])
-            gate_sql = best_of(args.runs, lambda: plain({spec.name: day_batch(spec) for spec in specs}))
-        finally:
-            postgres.stop()
+        audit_gx = best_of(args.runs, lambda: warehouse_audit.run(context, specs))
+        audit_sql = best_of(args.runs, plain_audit)
+        gate_gx = best_of(args.runs, lambda: [gx_context.run_checkpoint(context, spec.name, day) for spec in specs])
+        gate_sql = best_of(args.runs, lambda: plain({spec.name: day_batch(spec) for spec in specs}))
 
     expectations = sum(len(items) for items in suites.values())
     print(f"{expectations} expectations in {len(specs)} suites; best of {args.runs} runs each")

@@ -20,7 +20,6 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -88,42 +87,33 @@ def main() -> None:
     import psycopg
 
     from datagen import generate
-    from local_stack.postgres import PostgresServer, run_sql_file
+    from helpers.audit_area import open_steps
+    from local_stack.postgres import scratch_warehouse
     from local_stack.process import free_port
     from local_stack.s3 import S3Server, Seed
+    from local_stack.sql_pipeline import run_steps
 
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-stage-") as scratch:
-        scratch_dir = Path(scratch)
-        scratch_dir.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
-        postgres = PostgresServer(scratch_dir / "pg", free_port(), scratch_dir / "pg.log")
-        postgres.start()
-        try:
-            postgres.create_database("bench")
-            warehouse = postgres.uri("bench")
-            run_sql_file(warehouse, REPO / "create_tables.sql")
-            with psycopg.connect(warehouse, autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{AREA}"')
-                conn.execute(f'CREATE TABLE "{AREA}".staging_rejects (LIKE public.staging_rejects)')
-            for size in args.sizes:
-                data = scratch_dir / f"data-{size}"
-                generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
-                s3 = S3Server(free_port(), scratch_dir / f"s3-{size}.log", seed=Seed(BUCKET, data))
-                s3.start()
-                try:
-                    operator = _measure("operator", warehouse, s3.endpoint_url, "")
-                    csv_path = scratch_dir / f"rows-{size}.csv"
-                    with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "wb") as sink:
-                        with cursor.copy(f"COPY {TABLE} TO STDOUT (FORMAT csv)") as copy:
-                            for chunk in copy:
-                                sink.write(chunk)
-                    baseline = _measure("csv", warehouse, s3.endpoint_url, str(csv_path))
-                finally:
-                    s3.stop()
-                assert operator["rows"] == baseline["rows"], (operator, baseline)
-                results.append((size, operator, baseline))
-        finally:
-            postgres.stop()
+    with scratch_warehouse("bench-stage-", REPO / "create_tables.sql") as (warehouse, scratch_dir):
+        with psycopg.connect(warehouse, autocommit=True) as conn, conn.cursor() as cursor:
+            run_steps(cursor, open_steps(AREA))  # the run's audit area, as open_audit_area makes it
+        for size in args.sizes:
+            data = scratch_dir / f"data-{size}"
+            generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
+            s3 = S3Server(free_port(), scratch_dir / f"s3-{size}.log", seed=Seed(BUCKET, data))
+            s3.start()
+            try:
+                operator = _measure("operator", warehouse, s3.endpoint_url, "")
+                csv_path = scratch_dir / f"rows-{size}.csv"
+                with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "wb") as sink:
+                    with cursor.copy(f"COPY {TABLE} TO STDOUT (FORMAT csv)") as copy:
+                        for chunk in copy:
+                            sink.write(chunk)
+                baseline = _measure("csv", warehouse, s3.endpoint_url, str(csv_path))
+            finally:
+                s3.stop()
+            assert operator["rows"] == baseline["rows"], (operator, baseline)
+            results.append((size, operator, baseline))
 
     print(f"{'events':>10} {'operator rows/s':>16} {'CSV COPY rows/s':>16} {'time x CSV':>11} {'operator peak MiB':>18}")
     for size, operator, baseline in results:

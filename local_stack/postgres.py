@@ -15,7 +15,10 @@ import pwd
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -184,3 +187,23 @@ def run_sql_file(uri: str, path: Path) -> None:
             cur.execute(Path(path).read_text())
     finally:
         conn.close()
+
+
+@contextmanager
+def scratch_warehouse(prefix: str, schema: Path) -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL server of its own in a temporary folder, with database ``bench`` made by the SQL
+    file ``schema``: yields (the database's URI, the folder); the server is stopped and the folder
+    removed afterwards."""
+    from local_stack.process import free_port
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
+        folder = Path(scratch)
+        folder.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
+        server = PostgresServer(folder / "pg", free_port(), folder / "pg.log")
+        server.start()
+        try:
+            server.create_database("bench")
+            run_sql_file(server.uri("bench"), schema)
+            yield server.uri("bench"), folder
+        finally:
+            server.stop()

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from helpers import json_copy
-from helpers.audit_area import area_name, in_audit_area, open_steps, publish_steps, published, relations_sql
+from helpers.audit_area import (
+    PUBLISHED_SCHEMA,
+    area_name,
+    in_audit_area,
+    open_steps,
+    publish_steps,
+    published,
+    relations_sql,
+)
 from helpers.db import Dialect, Statement, Step, TimeSlice, quote_column
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
@@ -85,10 +93,7 @@ def run_day(cursor: Any, day: str, stage: Callable[[Any, str], None],
 
 def stage_files(cursor: Any, area: str, table: str, paths: Iterable[Path], jsonpaths: Any, timeformat: str) -> None:
     """Copy the JSON files ``paths`` into ``area``'s ``table`` with Redshift's COPY rules (helpers.json_copy)."""
-    cursor.execute(
-        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
-        "WHERE table_name = %s AND table_schema = 'public' ORDER BY ordinal_position", (table,))
-    columns = [json_copy.Column(*row) for row in cursor.fetchall()]
+    columns = json_copy.table_columns(cursor, PUBLISHED_SCHEMA, table)
     builder = json_copy.RowBuilder(columns, jsonpaths, json_copy.CopyOptions(timeformat=timeformat))
     with cursor.copy(f'COPY "{area}"."{table}" ({", ".join(quote_column(c.name) for c in columns)}) FROM STDIN') as copy:
         for path in paths:

@@ -74,6 +74,16 @@ class CopyOptions:
         )
 
 
+def table_columns(cursor: Any, schema: str, table: str) -> list[Column]:
+    """The columns COPY fills in ``schema.table``, in order (none when the table does not exist)."""
+    cursor.execute(
+        "SELECT column_name, data_type, character_maximum_length, is_nullable = 'YES' FROM information_schema.columns "
+        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+        (schema, table),
+    )
+    return [Column(*row) for row in cursor.fetchall()]
+
+
 # --- JSONPaths -----------------------------------------------------------------------------------
 
 _PATH_STEP = re.compile(

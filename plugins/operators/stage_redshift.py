@@ -330,7 +330,10 @@ class StageToRedshiftOperator(BaseOperator):
         from helpers.s3_objects import COMPRESSED, iter_object_lines
 
         s3 = S3Hook(aws_conn_id=self.aws_conn_id)
-        columns = _table_columns(cursor, PUBLISHED_SCHEMA, self.table)
+        columns = json_copy.table_columns(cursor, PUBLISHED_SCHEMA, self.table)
+        if not columns:
+            raise AirflowFailException(
+                f"Table {PUBLISHED_SCHEMA}.{self.table} does not exist in the warehouse: run create_tables.sql first.")
         jsonpaths_uri = self._jsonpaths_uri()
         jsonpaths = None
         if jsonpaths_uri:
@@ -523,17 +526,3 @@ class _SliceGuard:
 def _literal(value: str) -> str:
     """A SQL string literal (Redshift's COPY takes no parameters for its source and options)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _table_columns(cursor: Any, schema: str, table: str) -> list:
-    from helpers.json_copy import Column
-
-    cursor.execute(
-        "SELECT column_name, data_type, character_maximum_length, is_nullable = 'YES' FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
-        (schema, table),
-    )
-    columns = [Column(*row) for row in cursor.fetchall()]
-    if not columns:
-        raise AirflowFailException(f"Table {schema}.{table} does not exist in the warehouse: run create_tables.sql first.")
-    return columns
