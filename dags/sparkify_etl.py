@@ -18,6 +18,11 @@ Rejects: a staging table tolerates a few rejected records (at most 100 and 1% of
 run's alert lists them) and fails the run beyond that, naming the first ones. The params
 `max_rejects` and `max_reject_fraction` (Trigger → with params) raise the limit for one run.
 
+Empty days: a day whose event file is empty or missing fails at staging and keeps its published
+rows. If the day really had no events, run it with the param `publish_empty_day`: it then publishes
+the day empty (the checks that need rows are skipped, with a warning), and the warehouse audit
+counts it as loaded, not missing.
+
 A failed run publishes nothing: the published tables stay as they were and the run's rows stay in
 its audit area until the next run of that day (the failure message and the alert say how to query
 them). A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every day-partitioned
@@ -62,6 +67,7 @@ from operators.gx_validate import GXValidateTableOperator
 S3_BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'udacity-dend') }}"
 S3_REGION = "{{ var.value.get('sparkify_s3_region', 'us-west-2') }}"
 IAM_ROLE = "{{ var.value.get('sparkify_redshift_iam_role', '') }}"
+EMPTY_DAY = "{{ params.publish_empty_day }}"
 
 default_args = {
     "owner": "sparkify",
@@ -95,6 +101,10 @@ with DAG(
                                      title="Rejects tolerated (fraction)",
                                      description="For this run: the rejects each staging table tolerates, at "
                                                  "most, as a fraction of the records read. Empty: the spec's (0.01)."),
+        "publish_empty_day": Param(False, type="boolean", title="Publish an empty day",
+                                   description="For this run: a day whose event file is empty or missing publishes "
+                                               "an empty day (its published rows are removed). Off: such a day "
+                                               "fails at staging and its published rows stay."),
     },
 ) as dag:
     open_audit_area = OpenAuditAreaOperator(task_id=OPEN_TASK_ID, audit_area=AUDIT_AREA)
@@ -120,6 +130,7 @@ with DAG(
                 iam_role=IAM_ROLE,
                 max_rejects=run_param("max_rejects", spec.rejects.max_count),
                 max_reject_fraction=run_param("max_reject_fraction", spec.rejects.max_fraction),
+                allow_empty=EMPTY_DAY if spec.slice_column else False,
             )
 
     with TaskGroup("load", tooltip="staging → fact and dimension tables, in the audit area") as load:
@@ -156,6 +167,7 @@ with DAG(
                 table=spec.name,
                 run_day=RUN_DAY_START if spec.slice_column else None,
                 audit_area=AUDIT_AREA,
+                allow_empty=EMPTY_DAY if spec.slice_column else False,
                 context_type="file",
                 configure_file_data_context=file_context,
                 configure_checkpoint=partial(table_checkpoint, spec.name),
@@ -169,6 +181,7 @@ with DAG(
             audit_area=AUDIT_AREA,
             slice_start=RUN_DAY_START,
             slice_end=RUN_DAY_END,
+            allow_empty=EMPTY_DAY,
         )
 
     publish = PublishOperator(

@@ -13,10 +13,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from helpers import json_copy
+from helpers import json_copy, rejects
 from helpers.audit_area import (
+    METRICS_TABLE,
     PUBLISHED_SCHEMA,
+    area_day,
     area_name,
+    in_area,
     in_audit_area,
     open_steps,
     publish_steps,
@@ -27,6 +30,7 @@ from helpers.db import Dialect, Statement, Step, TimeSlice, quote_column
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
 from quality_gate import history
+from quality_gate.gx_context import table_spec
 
 
 def run_steps(cursor: Any, steps: Iterable[Step]) -> None:
@@ -95,11 +99,17 @@ def stage_files(cursor: Any, area: str, table: str, paths: Iterable[Path], jsonp
     """Copy the JSON files ``paths`` into ``area``'s ``table`` with Redshift's COPY rules (helpers.json_copy)."""
     columns = json_copy.table_columns(cursor, PUBLISHED_SCHEMA, table)
     builder = json_copy.RowBuilder(columns, jsonpaths, json_copy.CopyOptions(timeformat=timeformat))
+    staged = 0
     with cursor.copy(f'COPY "{area}"."{table}" ({", ".join(quote_column(c.name) for c in columns)}) FROM STDIN') as copy:
         for path in paths:
             lines = path.read_bytes().splitlines(keepends=True)
             for line_no, document in json_copy.iter_documents(lines, str(path)):
                 copy.write_row(builder.build(document, str(path), line_no))
+                staged += 1
+    spec = table_spec(table)
+    counts = rejects.load_metrics(read=staged, staged=staged, rejected=0, duplicates=0, limit=spec.rejects)
+    for sql, params in rejects.record_load_sql(in_area(area, METRICS_TABLE), area_day(area), table, "test", counts):
+        cursor.execute(sql, params)  # as the staging task records its counts
 
 
 def stage_day(data: Path, day: str, catalog: bool, then: str | None = None) -> Callable[[Any, str], None]:

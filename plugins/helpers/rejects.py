@@ -7,7 +7,10 @@ a key another record with other values has). An exact duplicate of a record is s
 counted as a duplicate (sources deliver at least once). Rejects go to ``<area>.staging_rejects``
 (the run's audit area) and are published with the run, replacing the rejects of the same table and
 day, so a re-run of a day replaces its rejects too. The run fails when a table's rejects pass its
-``RejectLimit``.
+``RejectLimit``. A load's counts (``LOAD_METRICS``: read, staged, rejected, duplicates and the rejects
+its limit allowed) are recorded as the day's metrics of its table, published with the run, so the gate
+checks them against the limit and the staged rows (quality_gate.reconciliation), in a run and in
+``./sparkify gx validate``.
 
 On Redshift, COPY's ``MAXERROR`` does the same: the rejects are copied from
 ``SYS_LOAD_ERROR_DETAIL`` (which Serverless has, unlike ``STL_LOAD_ERRORS``).
@@ -27,6 +30,8 @@ REASON_LIMIT = 1024
 """Characters of a reason kept (the column's width)."""
 SHOWN = 5
 """Rejects a failure message names; the query it gives shows them all."""
+LOAD_METRICS = ("read", "staged", "rejected", "duplicates", "rejects_allowed")
+"""A staging load's counts, recorded in ``quality_metrics`` as ``load:<name>``."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,33 @@ class ColumnRule:
     @property
     def anchored(self) -> str:
         return f"^({self.pattern})$"
+
+
+def load_metric(name: str) -> str:
+    """The ``quality_metrics`` name of a load's count (one of ``LOAD_METRICS``)."""
+    if name not in LOAD_METRICS:
+        raise ValueError(f"{name!r} is not one of the load metrics {LOAD_METRICS}.")
+    return f"load:{name}"
+
+
+def load_metrics(*, read: int, staged: int, rejected: int, duplicates: int, limit: RejectLimit) -> dict[str, int]:
+    """A load's counts by their ``quality_metrics`` name."""
+    counts = dict(read=read, staged=staged, rejected=rejected, duplicates=duplicates,
+                  rejects_allowed=limit.allowed(read))
+    return {load_metric(name): counts[name] for name in LOAD_METRICS}
+
+
+def record_load_sql(metrics_table: str, day, table: str, run_id: str, counts: dict[str, int]) -> list[tuple[str, tuple]]:
+    """The statements recording a load's ``counts`` (``load_metrics``) as ``table``'s metrics of ``day`` in
+    ``metrics_table`` (quoted), replacing those recorded before."""
+    names = list(counts)
+    return [
+        (f"DELETE FROM {metrics_table} WHERE day = %s AND table_name = %s "
+         f"AND metric IN ({', '.join(['%s'] * len(names))})", (day, table, *names)),
+        (f"INSERT INTO {metrics_table} (day, table_name, metric, value, run_id, recorded_at) VALUES "
+         + ", ".join(["(%s, %s, %s, %s, %s, CURRENT_TIMESTAMP)"] * len(names)),
+         tuple(field for name in names for field in (day, table, name, counts[name], run_id))),
+    ]
 
 
 def area_rejects(area: str) -> str:

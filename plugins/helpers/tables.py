@@ -77,6 +77,15 @@ def run_param(name: str, default: object) -> str:
     """The DAG param ``name`` of the run (as a template) when it is set, else ``default``."""
     return f"{{{{ params.{name} if params.{name} is not none else {default!r} }}}}"
 
+
+def rendered_flag(value: bool | str, name: str) -> bool:
+    """A templated boolean as rendered (``True``/``False``, any case); ``name`` says whose in the error."""
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"{name} must be True or False, not {value!r}.")
+    return text == "true"
+
+
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         "staging_events",

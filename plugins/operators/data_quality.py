@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from helpers.audit_area import in_audit_area, quarantine_note
 from helpers.db import Step, TimeSlice, run_in_transaction
+from helpers.tables import rendered_flag
 from quality_gate.sql_checks import COMPARATORS, SqlCheck
 
 if TYPE_CHECKING:
@@ -29,10 +30,12 @@ class DataQualityOperator(BaseOperator):
     :param audit_area: the run's audit area (templated); None checks the published tables.
     :param slice_start: start of the run's slice, for sliced checks (templated).
     :param slice_end: end of the run's slice, exclusive (templated).
+    :param allow_empty: the run publishes an explicitly empty day: the checks that need rows are
+        skipped (templated ``True``/``False``).
     :param redshift_conn_id: the warehouse connection.
     """
 
-    template_fields: Sequence[str] = ("audit_area", "slice_start", "slice_end")
+    template_fields: Sequence[str] = ("audit_area", "slice_start", "slice_end", "allow_empty")
     ui_color = "#89DA59"
 
     def __init__(
@@ -42,6 +45,7 @@ class DataQualityOperator(BaseOperator):
         audit_area: str | None = None,
         slice_start: str | None = None,
         slice_end: str | None = None,
+        allow_empty: bool | str = False,
         redshift_conn_id: str = "redshift",
         **kwargs: Any,
     ) -> None:
@@ -52,15 +56,22 @@ class DataQualityOperator(BaseOperator):
         self.audit_area = audit_area
         self.slice_start = slice_start
         self.slice_end = slice_end
+        self.allow_empty = allow_empty
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         sliced = any(check.sliced for check in self.checks)
         params = TimeSlice.parse(self.slice_start, self.slice_end).params if sliced else ()
         results: list[dict[str, Any]] = []
+        checks = self.checks
+        if rendered_flag(self.allow_empty, f"{self.task_id}: allow_empty"):
+            for check in checks:
+                if check.needs_rows:
+                    self.log.info("SKIP %s.%s: this run publishes an empty day", check.table, check.name)
+            checks = [check for check in checks if not check.needs_rows]
 
         def run_checks(cursor: Any) -> None:
-            for check in self.checks:
+            for check in checks:
                 cursor.execute(check.sql, params if check.sliced else None)
                 row = cursor.fetchone()
                 got = row[0] if row else None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperatorLink
 
 from helpers.alerts import WARNINGS_XCOM
+from helpers.tables import rendered_flag
 from airflow.sdk.log import mask_secret
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from great_expectations_provider.operators.validate_checkpoint import GXValidateCheckpointOperator
@@ -61,10 +62,13 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
     :param table: the validated table (its checkpoint is named after it).
     :param run_day: the run's day, ISO date (templated); None validates the whole table.
     :param audit_area: the run's audit area (templated); None validates the published tables.
+    :param allow_empty: a day without rows has no batch to validate: it fails the task, unless this
+        run publishes an explicitly empty day (templated ``True``/``False``; the staging task then
+        staged nothing on purpose), when the task succeeds with a warning.
     :param redshift_conn_id: the warehouse connection.
     """
 
-    template_fields: Sequence[str] = ("run_day", "audit_area")
+    template_fields: Sequence[str] = ("run_day", "audit_area", "allow_empty")
     operator_extra_links = (DataDocsLink(),)
     ui_color = "#FF6310"
 
@@ -74,6 +78,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         table: str,
         run_day: str | None = None,
         audit_area: str | None = None,
+        allow_empty: bool | str = False,
         redshift_conn_id: str = "redshift",
         **kwargs: Any,
     ) -> None:
@@ -81,6 +86,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         self.table = table
         self.run_day = run_day
         self.audit_area = audit_area
+        self.allow_empty = allow_empty
         self.redshift_conn_id = redshift_conn_id
         self.data_docs_url: str | None = None
 
@@ -116,6 +122,11 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
         try:
             super().execute(context)
         except NoAvailableBatchesError:
+            if day and rendered_flag(self.allow_empty, f"{self.task_id}: allow_empty"):
+                report = f"Table {self.table}: no rows on {day.isoformat()}, as this run publishes an empty day."
+                self.log.warning("%s", report)
+                context["ti"].xcom_push(key=WARNINGS_XCOM, value=report)
+                return
             raise AirflowFailException(gx_context.empty_day_message(self.table, day) + note) from None
         except GXValidationFailed:
             if run.result is None:

@@ -12,6 +12,10 @@ task (no row is dropped silently).
 Every record read is staged or rejected (helpers.rejects): rejects go to ``<area>.staging_rejects``
 with their object, line, column and reason, and the task fails at once (no retry) when they pass
 the table's limit, naming the first ones; below it, the task logs them and the run's alert warns.
+The load's counts go to ``<area>.quality_metrics`` (helpers.rejects.LOAD_METRICS) for the gate.
+
+A day with no record (an empty file, or no object under the key) fails the task and so never
+replaces the published day, unless ``allow_empty`` says this run publishes an explicitly empty day.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator
@@ -26,7 +31,15 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from helpers import rejects
 from helpers.alerts import WARNINGS_XCOM
-from helpers.audit_area import MANIFEST_TABLE, PUBLISHED_SCHEMA, checked_area, in_area, published, quarantine_note
+from helpers.audit_area import (
+    MANIFEST_TABLE,
+    METRICS_TABLE,
+    PUBLISHED_SCHEMA,
+    checked_area,
+    in_area,
+    published,
+    quarantine_note,
+)
 from helpers.db import (
     END_TRANSACTION,
     Dialect,
@@ -38,6 +51,7 @@ from helpers.db import (
     quote_column,
     run_in_transaction,
 )
+from helpers.tables import rendered_flag
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -73,13 +87,16 @@ class StageToRedshiftOperator(BaseOperator):
         sharing it with other values are rejected (``helpers.rejects.deduplication``).
     :param max_rejects: the rejects tolerated, at most (templated; Redshift's ``MAXERROR``).
     :param max_reject_fraction: the rejects tolerated, at most, as a fraction of the records read (templated).
+    :param allow_empty: for a sliced load: a source with no record (an empty file, or no object under
+        ``s3_key``) stages nothing and succeeds with a warning, so the run publishes an explicitly
+        empty day (templated: ``True``/``False``, e.g. a DAG param). Otherwise it fails the task.
     :param redshift_conn_id: the warehouse: a ``redshift`` connection, or ``postgres`` for the local stack.
     :param aws_conn_id: the AWS connection used to read S3 (locally: its ``endpoint_url`` extra).
     """
 
     template_fields: Sequence[str] = (
         "audit_area", "s3_bucket", "s3_key", "json_paths", "slice_start", "slice_end", "region", "iam_role",
-        "max_rejects", "max_reject_fraction",
+        "max_rejects", "max_reject_fraction", "allow_empty",
     )
     ui_color = "#358140"
 
@@ -103,6 +120,7 @@ class StageToRedshiftOperator(BaseOperator):
         record_key: Sequence[str] = (),
         max_rejects: int | str = rejects.RejectLimit.max_count,
         max_reject_fraction: float | str = rejects.RejectLimit.max_fraction,
+        allow_empty: bool | str = False,
         redshift_conn_id: str = "redshift",
         aws_conn_id: str = "aws_credentials",
         **kwargs: Any,
@@ -115,6 +133,8 @@ class StageToRedshiftOperator(BaseOperator):
                 raise ValueError(f"{table}: slice_column needs slice_start and slice_end.")
             if skip_unchanged:
                 raise ValueError(f"{table}: skip_unchanged is for whole-table loads; a slice is always reloaded.")
+        elif allow_empty is not False:
+            raise ValueError(f"{table}: allow_empty is for sliced loads; an empty whole-table load would empty the table.")
         self.table = table
         self.audit_area = audit_area
         self.s3_bucket = s3_bucket
@@ -136,6 +156,7 @@ class StageToRedshiftOperator(BaseOperator):
             quote_column(column)
         self.max_rejects = max_rejects
         self.max_reject_fraction = max_reject_fraction
+        self.allow_empty = allow_empty
         self.redshift_conn_id = redshift_conn_id
         self.aws_conn_id = aws_conn_id
         if any(option.strip().upper().startswith("MAXERROR") for option in self.copy_options):
@@ -143,6 +164,7 @@ class StageToRedshiftOperator(BaseOperator):
         if not any(isinstance(value, str) and "{{" in value for value in (max_rejects, max_reject_fraction)):
             self.reject_limit()  # a limit known when the DAG is parsed is checked then
         self._run_id = "manual"
+        self._run_day: date | None = None
 
     # --- SQL ---------------------------------------------------------------------------------
 
@@ -162,6 +184,17 @@ class StageToRedshiftOperator(BaseOperator):
         except (TypeError, ValueError) as error:
             raise ValueError(f"{self.table}: invalid reject limit (max_rejects={self.max_rejects!r}, "
                              f"max_reject_fraction={self.max_reject_fraction!r}): {error}") from None
+
+    def empty_allowed(self) -> bool:
+        """Whether a source with no record publishes an explicitly empty day (``allow_empty`` rendered)."""
+        return rendered_flag(self.allow_empty, f"{self.table}: allow_empty")
+
+    def metrics_day(self) -> date:
+        """The day the load's counts are recorded under: the slice's, else the run's logical date."""
+        time_slice = self.time_slice()
+        if time_slice:
+            return time_slice.start.date()
+        return self._run_day or datetime.now(timezone.utc).date()
 
     def _reject_fields(self) -> tuple[str, Any, str]:
         """table, day (None for a table loaded whole), run id: the first columns of its rejects."""
@@ -221,7 +254,7 @@ class StageToRedshiftOperator(BaseOperator):
             steps.append(_Deduplicate(self))
         if time_slice is not None:
             steps.append(_SliceGuard(self, time_slice))
-        steps.append(self._tally)
+        steps += [self._tally, _RecordLoad(self)]
         if manifest is not None:
             steps.extend(manifest.record(self.audit_area, self.table))
         if dialect is Dialect.POSTGRES:  # statistics for the loads' joins (Redshift's COPY keeps its own)
@@ -237,13 +270,19 @@ class StageToRedshiftOperator(BaseOperator):
         time_slice = self.time_slice()
         limit = self.reject_limit()
         self._run_id = context.get("run_id") or "manual"
-        self._tally = _Tally(self)
+        self._run_day = date.fromisoformat(context["ds"]) if context.get("ds") else None
+        self._tally = _Tally(self, limit)
         self.log.info(
             "Staging %s into %s (%s) for slice %s; rejects tolerated: %s", self._source_uri(), self.load_table,
             dialect.value, time_slice or "(whole table)", limit,
         )
         manifest = self._source_manifest() if self.skip_unchanged else None
-        load_step = self._redshift_copy() if dialect is Dialect.REDSHIFT else self._postgres_copy
+        if dialect is Dialect.POSTGRES:
+            load_step = self._postgres_copy
+        elif self.empty_allowed() and not self._source_objects():
+            load_step = _copy_nothing  # COPY fails on a prefix with no object
+        else:
+            load_step = self._redshift_copy()
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
         try:
             completed = run_in_transaction(hook, steps, self.log)
@@ -270,10 +309,18 @@ class StageToRedshiftOperator(BaseOperator):
                 "this as a bug.")
         time_slice = self.time_slice()
         quarantine = quarantine_note(self.audit_area, time_slice.start.date().isoformat() if time_slice else None)
+        if read == 0 and self.empty_allowed():
+            report = (f"{self._source_uri()} holds no record: staged nothing, so the run publishes {self.table}'s "
+                      f"day {time_slice.start.date()} empty, as this run's allow_empty asked.")
+            self.log.warning("%s", report)
+            if ti := context.get("ti"):
+                ti.xcom_push(key=WARNINGS_XCOM, value=report)
+            return
         if read == 0:
             raise AirflowFailException(
                 f"{self._source_uri()} holds no record (an empty file): a load of nothing is refused, so the "
-                f"published {self.table} keeps its rows. Deliver the records and run the day again.\n{quarantine}")
+                f"published {self.table} keeps its rows. Deliver the records and run the day again; or, if the "
+                f"day really had none, run it with the DAG param publish_empty_day.\n{quarantine}")
         summary = (f"{self._source_uri()}: {read} record(s) read, {tally.staged} staged into {self.load_table}, "
                    f"{tally.rejected} rejected")
         if tally.duplicates:
@@ -297,6 +344,13 @@ class StageToRedshiftOperator(BaseOperator):
         self.log.warning("%s", report)
         if ti := context.get("ti"):
             ti.xcom_push(key=WARNINGS_XCOM, value=report)
+
+    def _source_objects(self) -> int:
+        """How many objects ``s3_key`` names (a key, or a prefix)."""
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return sum(1 for _ in S3Hook(aws_conn_id=self.aws_conn_id).iter_file_metadata(
+            prefix=self.s3_key.lstrip("/"), bucket_name=self.s3_bucket))
 
     def _source_manifest(self) -> Manifest:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -380,9 +434,11 @@ class StageToRedshiftOperator(BaseOperator):
                     self._tally.stopped = True
         except json_copy.JsonCopyError as error:
             raise AirflowFailException(f"Cannot stage into {self.table}: {error}") from None
-        if objects == 0:
+        if objects == 0 and not self.empty_allowed():
             raise AirflowFailException(
-                f"No object under {self._source_uri()}: the prefix matches nothing (Redshift's COPY fails the same way)."
+                f"No object under {self._source_uri()}: the prefix matches nothing (Redshift's COPY fails the same "
+                "way). Deliver the file and run the day again; or, if the day really had no record, run it with the "
+                "DAG param publish_empty_day."
             )
         fields = self._reject_fields()
         cursor.executemany(rejects.insert_sql(self.audit_area), [
@@ -401,11 +457,16 @@ class _TooManyRejects(Exception):
     """More rejects than ``max_rejects``: the PostgreSQL load stops reading."""
 
 
+def _copy_nothing(cursor: Any) -> None:
+    """The load of an explicitly empty day with no object to copy."""
+
+
 class _Tally:
     """What the load staged and rejected, counted in the area at the end of its transaction."""
 
-    def __init__(self, operator: StageToRedshiftOperator) -> None:
+    def __init__(self, operator: StageToRedshiftOperator, limit: rejects.RejectLimit) -> None:
         area = operator.audit_area
+        self.limit = limit
         self.sql = (f"SELECT (SELECT COUNT(*) FROM {operator.load_table}), "
                     f"(SELECT COUNT(*) FROM {rejects.area_rejects(area)} WHERE table_name = %s)")
         self.first_sql = rejects.first_rejects_sql(area)
@@ -422,6 +483,24 @@ class _Tally:
         if self.rejected:
             cursor.execute(self.first_sql, (self.table,))
             self.first = cursor.fetchall()
+
+    def metrics(self) -> dict[str, int]:
+        read = self.read if self.read is not None else self.staged + self.rejected + self.duplicates
+        return rejects.load_metrics(read=read, staged=self.staged, rejected=self.rejected, duplicates=self.duplicates,
+                                    limit=self.limit)
+
+
+class _RecordLoad:
+    """Records the tally as the day's ``load:`` metrics of the table in the area (published with the run)."""
+
+    def __init__(self, operator: StageToRedshiftOperator) -> None:
+        self._operator = operator
+
+    def __call__(self, cursor: Any) -> None:
+        operator = self._operator
+        for sql, params in rejects.record_load_sql(in_area(operator.audit_area, METRICS_TABLE), operator.metrics_day(),
+                                                   operator.table, operator._run_id, operator._tally.metrics()):
+            cursor.execute(sql, params)
 
 
 @dataclass(frozen=True)

@@ -259,6 +259,8 @@ def judge_day(cursor: Any, spec: TableSpec, day: date, *, record_in: str | None 
     ranges = bounds(spec, today, cursor.fetchall())
     if record_in:
         recorded = in_area(record_in, METRICS_TABLE)
-        cursor.execute(f"DELETE FROM {recorded} WHERE day = %s AND table_name = %s", (day, spec.name))
+        names = [item.metric.name for item in today]  # the staging load's own metrics stay (helpers.rejects)
+        cursor.execute(f"DELETE FROM {recorded} WHERE day = %s AND table_name = %s "
+                       f"AND metric IN ({', '.join(['%s'] * len(names))})", (day, spec.name, *names))
         cursor.executemany(record_sql(recorded), [(day, spec.name, item.metric.name, item.value, run_id) for item in today])
     return Judgement(parameters(ranges, found), describe(ranges, spec), today, ranges)

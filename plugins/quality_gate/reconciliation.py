@@ -13,8 +13,11 @@ staging tables, so its suite gets, generated from it, GX ``UnexpectedRowsExpecta
   the table's row, since a newer row comes from a day staged elsewhere (a run's audit area holds one
   day; the published staging tables hold all of them);
 - a table loaded whole: the table is exactly what the load computes;
-- a staging table: no record of its source files for the batch's days was rejected (a warning that
-  lists the rejects, ``helpers.rejects``: a run past its table's limit fails at staging already).
+- a staging table, from the counts its load recorded (``helpers.rejects.LOAD_METRICS``): every record
+  read was staged, rejected or an exact duplicate, and the table holds what was staged; the rejects
+  are within the limit the load ran with (a run past it fails at staging already; this keeps the
+  published days honest in ``./sparkify gx validate``); and, a warning that lists them, no record of
+  its source files for the batch's days was rejected.
 
 The queries name relations unqualified, so they read what the validation reads: in a run its audit
 area, then the published tables (helpers.audit_area); in ``./sparkify gx validate`` the published
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 
 from helpers.db import quote_column
 from helpers.loads import LoadMode
-from helpers.rejects import REJECTS_TABLE
+from helpers.audit_area import METRICS_TABLE
+from helpers.rejects import LOAD_METRICS, REJECTS_TABLE, load_metric
 from helpers.tables import Role, TableSpec
 
 MARK = {"sparkify": "reconciliation"}
@@ -57,7 +61,7 @@ class Reconciliation:
 def reconciliations(spec: TableSpec) -> list[Reconciliation]:
     """What ``spec``'s suite must check of its table against its load (none for a table without a load)."""
     if spec.role is Role.STAGING:
-        return [_rejected(spec)]
+        return [*_load_counts(spec), _rejected(spec)]
     load = spec.load
     if load is None:
         return []
@@ -77,6 +81,45 @@ def _batch_days(slice_column: str) -> str:
         f"SELECT DATE_TRUNC('day', MIN(d.{column})) AS first_day, "
         f"DATE_TRUNC('day', MAX(d.{column})) + INTERVAL '1 day' AS after_last_day FROM {{batch}} AS d"
     )
+
+
+def _load_counts(spec: TableSpec) -> list[Reconciliation]:
+    """The staging loads' recorded counts (a row per load: its day and counts) against the batch and the limit."""
+    name = quote_column(spec.name).strip('"')  # a plain name: safe as a literal
+    metrics = ", ".join(f"'{load_metric(metric)}'" for metric in LOAD_METRICS)
+    counts = ",\n       ".join(f"MAX(CASE WHEN m.metric = '{load_metric(metric)}' THEN m.value END) AS {metric}"
+                               for metric in LOAD_METRICS)
+    recorded = f"m.table_name = '{name}' AND m.metric IN ({metrics})"
+    if spec.slice_column:
+        column = quote_column(spec.slice_column)
+        loads = (f"WITH batch_days AS ({_batch_days(spec.slice_column)}),\n"
+                 f"loads AS (\nSELECT m.day, {counts}\nFROM {METRICS_TABLE} AS m CROSS JOIN batch_days\n"
+                 f"WHERE {recorded} AND m.day >= batch_days.first_day AND m.day < batch_days.after_last_day\n"
+                 "GROUP BY m.day\n)\n")
+        in_table = (f"(SELECT COUNT(*) FROM {{batch}} AS b WHERE b.{column} >= l.day "
+                    f"AND b.{column} < l.day + INTERVAL '1 day')")
+        which = "each load of the batch's days"
+    else:  # loaded whole: its last load
+        last = (f"SELECT run_id FROM {METRICS_TABLE} WHERE table_name = '{name}' AND metric = '{load_metric('read')}' "
+                "ORDER BY recorded_at DESC LIMIT 1")
+        loads = (f"WITH loads AS (\nSELECT m.day, {counts}, batch.table_rows\n"
+                 f"FROM {METRICS_TABLE} AS m CROSS JOIN (SELECT COUNT(*) AS table_rows FROM {{batch}} AS b) AS batch\n"
+                 f"WHERE {recorded} AND m.run_id = ({last})\nGROUP BY m.day, batch.table_rows\n)\n")
+        in_table = "l.table_rows"
+        which = "its last load"
+    return [
+        Reconciliation(
+            f"Every record {which} read (in {METRICS_TABLE}: load:read) was staged, rejected or an exact duplicate, "
+            f"and {spec.name} holds the records it staged.",
+            f"{loads}SELECT l.*, {in_table} AS in_table FROM loads AS l\n"
+            f"WHERE l.read <> l.staged + l.rejected + l.duplicates OR l.staged <> {in_table}",
+        ),
+        Reconciliation(
+            f"The rejects of {which} are within the limit it ran with ({METRICS_TABLE}: load:rejected at most "
+            "load:rejects_allowed; the table spec's, or the run's params max_rejects and max_reject_fraction).",
+            f"{loads}SELECT l.* FROM loads AS l\nWHERE l.rejected > l.rejects_allowed",
+        ),
+    ]
 
 
 def _rejected(spec: TableSpec) -> Reconciliation:

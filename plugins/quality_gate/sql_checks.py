@@ -15,7 +15,8 @@ COMPARATORS = {"==": op.eq, "!=": op.ne, ">": op.gt, ">=": op.ge, "<": op.lt, "<
 class SqlCheck:
     """``sql`` returns one value; the check passes when ``value <comparator> expected``.
 
-    ``sliced`` checks take the run's slice (start, end) as their two ``%s`` parameters.
+    ``sliced`` checks take the run's slice (start, end) as their two ``%s`` parameters. A check with
+    ``needs_rows`` is not run for a run that publishes an explicitly empty day.
     """
 
     table: str
@@ -24,6 +25,7 @@ class SqlCheck:
     expected: Any
     comparator: str = "=="
     sliced: bool = False
+    needs_rows: bool = False
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -36,7 +38,7 @@ class SqlCheck:
 def table_checks(table: str, keys: tuple[str, ...]) -> list[SqlCheck]:
     """Not empty; each key column never NULL; the key unique."""
     target = quote_table(table)
-    checks = [SqlCheck(table, "has rows", f"SELECT COUNT(*) FROM {target}", 0, ">")]
+    checks = [SqlCheck(table, "has rows", f"SELECT COUNT(*) FROM {target}", 0, ">", needs_rows=True)]
     for key in keys:
         checks.append(
             SqlCheck(table, f"{key} not null", f"SELECT COUNT(*) FROM {target} WHERE {quote_column(key)} IS NULL", 0)

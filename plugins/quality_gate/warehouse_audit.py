@@ -10,7 +10,8 @@ What ``./sparkify gx validate`` runs without ``--date`` and the ``sparkify_audit
 - history: each day's metrics, measured in one grouped query on the table as it is now, judged
   against the days before it as the gate judges a run (warnings);
 - missing days: between the first and the last day any day-partitioned table holds (and every day
-  a source file exists for), each day a table has no row on.
+  a source file exists for), each day a table has no row on; a day a run published empty on purpose
+  (``publish_empty_day``: its staging load recorded no record read) is reported, not missing.
 
 With ``start``/``end`` only those days are validated, one by one.
 """
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from helpers.audit_area import PUBLISHED_SCHEMA
+from helpers.audit_area import METRICS_TABLE, PUBLISHED_SCHEMA, published
 from helpers.db import quote_column, quote_table
-from helpers.tables import TableSpec
+from helpers.rejects import load_metric
+from helpers.tables import TABLES, Role, TableSpec
 from quality_gate import gx_context, history
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ class Audit:
     passed: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     missing: dict[str, list[date]] = field(default_factory=dict)
+    empty: list[date] = field(default_factory=list)
+    """Days published empty on purpose."""
     data_docs: list[str] = field(default_factory=list)
 
     @property
@@ -62,6 +66,8 @@ class Audit:
         for table, days in self.missing.items():
             if days:
                 lines.append(f"MISSING  {table}: no rows on {_days(days)}")
+        if self.empty:
+            lines.append(f"EMPTY  {_days(self.empty)}: published empty on purpose (publish_empty_day)")
         lines.append("Covered: " + "; ".join(self.covered))
         failing = sorted({finding.table for finding in self.findings if finding.critical} |
                          {table for table, days in self.missing.items() if days})
@@ -84,6 +90,7 @@ def run(context: FileDataContext, specs: Sequence[TableSpec], *, start: date | N
         cursor = connection.cursor()
         present = {spec.name: days_present(cursor, spec, start, end)
                    for spec in {spec.name: spec for spec in (*specs, *span_specs)}.values() if spec.slice_column}
+        audit.empty = days_published_empty(cursor, start, end)
         for spec in specs:
             if spec.slice_column:
                 _audit_days(context, cursor, spec, present[spec.name], audit, whole=start is None and end is None)
@@ -93,7 +100,7 @@ def run(context: FileDataContext, specs: Sequence[TableSpec], *, start: date | N
     finally:
         connection.close()
     expected = {day for day in source_days if (start is None or day >= start) and (end is None or day <= end)}
-    missing = missing_days({table: set(days) for table, days in present.items()}, expected)
+    missing = missing_days({table: set(days) | set(audit.empty) for table, days in present.items()}, expected)
     audit.missing = {spec.name: missing[spec.name] for spec in specs if spec.name in missing}
     return audit
 
@@ -140,11 +147,26 @@ def _open_bounds(cursor: Any, spec: TableSpec) -> dict[str, None]:
     return {name: None for metric in found if metric.judged for name in metric.parameters}
 
 
+def _range(start: date | None, end: date | None) -> tuple[datetime, datetime]:
+    """[start, end] as [low, high) timestamps; open ends when not given."""
+    low = datetime.combine(start or date.min, datetime.min.time())
+    high = datetime.combine((end or date.max - timedelta(days=1)) + timedelta(days=1), datetime.min.time())
+    return low, high
+
+
+def days_published_empty(cursor: Any, start: date | None = None, end: date | None = None) -> list[date]:
+    """The days a run published empty on purpose: a day-partitioned staging load recorded no record read."""
+    staging = [spec.name for spec in TABLES if spec.role is Role.STAGING and spec.slice_column]
+    cursor.execute(f"SELECT DISTINCT day FROM {published(METRICS_TABLE)} WHERE metric = %s AND value = 0 "
+                   f"AND table_name IN ({', '.join(['%s'] * len(staging))}) AND day >= %s AND day < %s ORDER BY 1",
+                   (load_metric("read"), *staging, *_range(start, end)))
+    return [row[0] for row in cursor.fetchall()]
+
+
 def days_present(cursor: Any, spec: TableSpec, start: date | None = None, end: date | None = None) -> list[date]:
     """The days a day-partitioned table has rows on, within [start, end] when given."""
     column = quote_column(spec.slice_column)
-    low = datetime.combine(start or date.min, datetime.min.time())
-    high = datetime.combine((end or date.max - timedelta(days=1)) + timedelta(days=1), datetime.min.time())
+    low, high = _range(start, end)
     cursor.execute(f"SELECT DISTINCT CAST({column} AS DATE) FROM {quote_table(spec.name)} "
                    f"WHERE {column} >= %s AND {column} < %s ORDER BY 1", (low, high))
     return [row[0] for row in cursor.fetchall()]

@@ -72,3 +72,15 @@ def test_bad_comparator_and_empty_list_are_refused():
 def test_table_checks_cover_rows_nulls_and_uniqueness_of_the_key():
     names = [check.name for check in table_checks("users", ("user_id",))]
     assert names == ["has rows", "user_id not null", "(user_id) unique"]
+
+
+def test_a_run_publishing_an_empty_day_skips_only_the_checks_that_need_rows(fake_warehouse):
+    hook = fake_warehouse(data_quality)
+    hook.conn.fetchone_result = (0,)
+    checks = table_checks("songplays", ("songplay_id",))
+    results = DataQualityOperator(task_id="c", checks=checks, allow_empty="True").execute(context={})
+    assert [result["check"] for result in results] == ["songplay_id not null", "(songplay_id) unique"]
+    with pytest.raises(AirflowFailException, match="songplays: has rows: expected > 0, got 0"):
+        DataQualityOperator(task_id="c", checks=checks, allow_empty="False").execute(context={})
+    with pytest.raises(ValueError, match="allow_empty must be True or False"):
+        DataQualityOperator(task_id="c", checks=checks, allow_empty="{{ params.publish_empty_day }}").execute(context={})

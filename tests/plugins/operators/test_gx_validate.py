@@ -184,7 +184,7 @@ def test_the_warehouse_url_keeps_an_awkward_password(monkeypatch):
         "sparkify", "p@ss/w:rd", "db.example.com", 5439, "dev")
 
 
-def test_only_day_partitioned_tables_get_the_run_day():
+def test_only_day_partitioned_tables_get_the_run_day_and_may_publish_it_empty():
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["sparkify_etl"]
@@ -193,7 +193,10 @@ def test_only_day_partitioned_tables_get_the_run_day():
     run_days = {task.table: task.run_day for task in validations}
     assert run_days == {spec.name: "{{ ds }}" if spec.slice_column else None for spec in gx_context.validated_tables()}
     assert {task.audit_area for task in validations} == {AUDIT_AREA}
-    assert GXValidateTableOperator.template_fields == ("run_day", "audit_area")
+    allow_empty = {task.table: task.allow_empty for task in validations}
+    assert allow_empty == {spec.name: "{{ params.publish_empty_day }}" if spec.slice_column else False
+                           for spec in gx_context.validated_tables()}
+    assert GXValidateTableOperator.template_fields == ("run_day", "audit_area", "allow_empty")
 
 
 GATE_DAG = """

@@ -1,6 +1,6 @@
 """StageToRedshiftOperator: golden SQL of the Redshift transaction, templating, guards."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from botocore.credentials import ReadOnlyCredentials
@@ -10,6 +10,7 @@ from operators.stage_redshift import StageToRedshiftOperator
 
 DAY = (datetime(2018, 11, 5), datetime(2018, 11, 6))
 AREA = "audit_20181105_1a2b3c4d"
+LOAD_METRICS = ("load:read", "load:staged", "load:rejected", "load:duplicates", "load:rejects_allowed")
 
 
 def events_operator(**overrides):
@@ -85,6 +86,16 @@ def test_redshift_transaction_copies_the_day_into_the_audit_area_only(fake_wareh
             f'(SELECT COUNT(*) FROM "{AREA}"."staging_rejects" WHERE table_name = %s)',
             ("staging_events",),
         ),
+        (
+            f'DELETE FROM "{AREA}"."quality_metrics" WHERE day = %s AND table_name = %s AND metric IN (%s, %s, %s, %s, %s)',
+            (DAY[0].date(), "staging_events", *LOAD_METRICS),
+        ),
+        (
+            f'INSERT INTO "{AREA}"."quality_metrics" (day, table_name, metric, value, run_id, recorded_at) VALUES '
+            + ", ".join(["(%s, %s, %s, %s, %s, CURRENT_TIMESTAMP)"] * 5),
+            tuple(field for metric, value in zip(LOAD_METRICS, (408, 408, 0, 0, 4))
+                  for field in (DAY[0].date(), "staging_events", metric, value, "manual")),
+        ),
     ]
     assert not any("public" in sql and not sql.startswith("CREATE") for sql, _ in hook.conn.executed)
     assert hook.conn.committed and not hook.conn.autocommit
@@ -114,12 +125,14 @@ def test_redshift_copy_with_iam_role_and_auto_and_extra_options(fake_warehouse):
         "TIMEFORMAT 'auto'\n"
         "MAXERROR 100\n"
         "BLANKSASNULL",
-        statements[4],
-        statements[5],
+        *statements[4:8],
     ]
     assert statements[4].startswith(f'INSERT INTO "{AREA}"."staging_rejects"') and "FROM sys_load_error_detail" in statements[4]
     assert hook.conn.executed[4][1] == ("staging_songs", None, "manual", AREA, "staging_songs")  # no day: loaded whole
     assert statements[5].startswith(f'SELECT (SELECT COUNT(*) FROM "{AREA}"."staging_songs")')
+    assert statements[6].startswith(f'DELETE FROM "{AREA}"."quality_metrics"')
+    assert hook.conn.executed[6][1][:2] == (date.today(), "staging_songs")  # loaded whole: the run's day (here today)
+    assert statements[7].startswith(f'INSERT INTO "{AREA}"."quality_metrics"')
 
 
 def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_warehouse, monkeypatch):
@@ -142,6 +155,7 @@ def test_a_changed_catalog_is_copied_with_its_manifest_into_the_area(fake_wareho
          'reason, raw_text, rejected_at)', ("staging_songs", None, "manual", AREA, "staging_songs")),
         ('SELECT (SELECT COUNT(*) FROM "audit_20181105_1a2b3c4d"."staging_songs"), (SELECT COUNT(*) FROM '
          '"audit_20181105_1a2b3c4d"."staging_rejects" WHERE table_name = %s)', ("staging_songs",)),
+        *executed[7:9],  # the load's counts (see the test above)
         (f'CREATE TABLE IF NOT EXISTS "{AREA}"."staging_manifest" (LIKE "public"."staging_manifest")', ()),
         (f'DELETE FROM "{AREA}"."staging_manifest" WHERE table_name = %s', ("staging_songs",)),
         (f'INSERT INTO "{AREA}"."staging_manifest" (table_name, source, fingerprint, objects, row_count, loaded_at) '
@@ -374,3 +388,27 @@ def test_a_load_of_nothing_fails_naming_the_source_and_keeps_the_published_day(f
     with pytest.raises(AirflowFailException, match=r"s3://udacity-dend/log_data/2018/11/2018-11-05-events\.json holds no "
                                                    r"record \(an empty file\): a load of nothing is refused"):
         events_operator().execute(context={})
+
+
+def test_an_explicitly_empty_day_stages_nothing_and_warns(fake_warehouse, aws_keys, monkeypatch):
+    hook = staging_warehouse(fake_warehouse)
+    hook.conn.fetchone_result = counted(staged=0, rejected=0)
+    monkeypatch.setattr(StageToRedshiftOperator, "_source_objects", lambda self: 1)  # an empty file
+    ti = RecordingTaskInstance()
+    events_operator(allow_empty="True").execute(context={"ti": ti})
+    assert ti.pushed["sparkify_warnings"] == (
+        "s3://udacity-dend/log_data/2018/11/2018-11-05-events.json holds no record: staged nothing, so the run "
+        "publishes staging_events's day 2018-11-05 empty, as this run's allow_empty asked.")
+    assert any(sql.startswith("COPY") for sql, _ in hook.conn.executed)  # COPY loads nothing from it
+
+    hook.conn.executed.clear()
+    monkeypatch.setattr(StageToRedshiftOperator, "_source_objects", lambda self: 0)  # no file for the day
+    events_operator(allow_empty="True").execute(context={"ti": ti})
+    assert not any(sql.startswith("COPY") for sql, _ in hook.conn.executed)  # COPY fails on a missing prefix
+    assert hook.conn.committed
+
+
+def test_only_a_sliced_load_may_be_empty():
+    with pytest.raises(ValueError, match="allow_empty is for sliced loads"):
+        StageToRedshiftOperator(task_id="stage_songs", table="staging_songs", audit_area=AREA, s3_bucket="b",
+                                s3_key="song_data/", allow_empty=True)

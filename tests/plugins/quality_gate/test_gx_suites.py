@@ -190,12 +190,20 @@ FAULTS = [
           "level, location, method, page, registration, sessionid, song, status, ts, useragent, userid "
           "FROM staging_events WHERE page = 'NextSong' AND ts = (SELECT MIN(ts) FROM staging_events "
           "WHERE page = 'NextSong' AND ts >= '2018-11-21')",
-          "songplays", "unexpected_rows_expectation", "NextSong events"),
+          "songplays", "unexpected_rows_expectation", "NextSong events",
+          also=("staging_events",)),  # which no longer holds what its load staged
     Fault("column set", "ALTER TABLE artists ADD COLUMN genre VARCHAR(64)",
           "artists", "expect_table_columns_to_match_set", "genre"),
     Fault("time parts", "UPDATE \"time\" SET weekday = (weekday + 1) % 7 WHERE start_time = "
           "(SELECT MIN(start_time) FROM \"time\" WHERE start_time >= '2018-11-21')",
           "time", "unexpected_rows_expectation", "are those of start_time"),
+    # Staging against the counts its load recorded (helpers.rejects.LOAD_METRICS).
+    Fault("staged rows lost", "DELETE FROM staging_events WHERE ts = (SELECT MIN(ts) FROM staging_events "
+          "WHERE ts >= '2018-11-21' AND page = 'Home')",
+          "staging_events", "unexpected_rows_expectation", "holds the records it staged"),
+    Fault("rejects past the limit", "UPDATE quality_metrics SET value = value + 50 WHERE table_name = 'staging_events' "
+          "AND day = '2018-11-21' AND metric IN ('load:read', 'load:rejected')",
+          "staging_events", "unexpected_rows_expectation", "within the limit it ran with"),
     # Discrepancies between layers: every value stays plausible, but no longer follows from the staged rows.
     Fault("fact vs its event", f"UPDATE songplays SET session_id = session_id + 1 WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})",
           "songplays", "unexpected_rows_expectation", COMPUTED),
