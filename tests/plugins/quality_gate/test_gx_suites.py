@@ -149,6 +149,18 @@ def test_the_audit_finds_the_days_a_table_lacks(loaded_warehouse, gx_dir, valida
     assert len(missing) == 28 and "2018-11-01" in missing and "2018-11-20" not in missing
 
 
+def test_a_day_published_empty_on_purpose_is_reported_not_missing(loaded_warehouse, gx_dir, validate, capsys):
+    def stage_nothing(cursor, area):  # a run with publish_empty_day whose file held no record
+        sql_pipeline.stage_files(cursor, area, "staging_events", [], None, "epochmillisecs")
+
+    with psycopg.connect(loaded_warehouse) as conn, conn.cursor() as cursor:
+        sql_pipeline.run_day(cursor, "2018-11-19", stage_nothing, staged=("staging_events",))
+    assert gx_cli.main(["--gx-dir", str(gx_dir), "validate"]) == 0
+    out = capsys.readouterr().out
+    assert "EMPTY  2018-11-19: published empty on purpose (publish_empty_day)" in out
+    assert "MISSING" not in out and "Every table passed the audit" in out
+
+
 # --- one fault per family ------------------------------------------------------------------------
 
 
