@@ -105,3 +105,17 @@ def test_the_reject_limit_is_the_specs_unless_the_run_sets_its_params(dag, param
         rendered = tuple(Environment().from_string(template).render(params={**dag.params, **params})
                          for template in (task.max_rejects, task.max_reject_fraction))
         assert rendered == limits
+
+
+@pytest.mark.parametrize("publish_empty_day", [False, True])
+def test_publishing_an_empty_day_is_one_run_param_read_by_the_sliced_stage_and_every_check(dag, publish_empty_day):
+    from jinja2 import Environment
+
+    assert dag.params["publish_empty_day"] is False
+    tasks = [dag.get_task(task_id) for task_id in ("stage.stage_events", "validate.validate_staging_events",
+                                                    "validate.validate_songplays", "validate.validate_time",
+                                                    "validate.run_quality_checks")]
+    rendered = {Environment().from_string(task.allow_empty).render(params={"publish_empty_day": publish_empty_day})
+                for task in tasks}
+    assert rendered == {str(publish_empty_day)}
+    assert {dag.get_task(task_id).allow_empty for task_id in ("stage.stage_songs", "validate.validate_users")} == {False}
