@@ -83,7 +83,45 @@ def file_context(gx_dir: Path = GX_DIR) -> FileDataContext:
     quiet_gx()
     import great_expectations as gx
 
+    _share_compiled_templates()
     return gx.get_context(mode="file", context_root_dir=gx_dir)
+
+
+def _share_compiled_templates() -> None:
+    """Compile GX's Data Docs templates once per process.
+
+    GX makes a new Jinja environment for every view it renders, so each page of a Data Docs build
+    compiles the same templates again: profiled, that was 2.9 s of the 4.5 s a warehouse audit spent
+    building Data Docs (378 compilations for 21 renders). GX has no setting for it; a Jinja bytecode
+    cache shared by those environments keeps the compiled code (Jinja still checks each template's
+    source, so an edited template is compiled again).
+    """
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    if getattr(DefaultJinjaView, "_sparkify_bytecode_cache", None) is not None:
+        return
+    from jinja2 import BytecodeCache
+
+    class InMemory(BytecodeCache):
+        def __init__(self) -> None:
+            self.code: dict[str, bytes] = {}
+
+        def load_bytecode(self, bucket: Any) -> None:
+            if (code := self.code.get(bucket.key)) is not None:
+                bucket.bytecode_from_string(code)
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            self.code[bucket.key] = bucket.bytecode_to_string()
+
+    cache = InMemory()
+    make_view = DefaultJinjaView.__init__
+
+    def init(view: Any, *args: Any, **kwargs: Any) -> None:
+        make_view(view, *args, **kwargs)
+        view.env.bytecode_cache = cache
+
+    DefaultJinjaView.__init__ = init
+    DefaultJinjaView._sparkify_bytecode_cache = cache
 
 
 def table_checkpoint(table: str, context: FileDataContext) -> Checkpoint:

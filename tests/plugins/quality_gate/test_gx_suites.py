@@ -398,3 +398,13 @@ def test_every_table_of_the_spec_with_a_suite_has_its_suite_file_and_day_batches
             assert batch_definitions[gx_context.DAILY]["partitioner"]["column_name"] == spec.slice_column
         else:
             assert list(batch_definitions) == [gx_context.WHOLE_TABLE]
+
+
+def test_data_docs_views_share_their_compiled_templates(gx_dir):
+    from great_expectations.render.view.view import DefaultJinjaPageView
+
+    gx_context.file_context(gx_dir)
+    first, second = DefaultJinjaPageView(), DefaultJinjaPageView()
+    assert first.env.bytecode_cache is not None and first.env.bytecode_cache is second.env.bytecode_cache
+    first.env.get_template("page.j2")
+    assert first.env.bytecode_cache.code  # compiled once, for every view after it
