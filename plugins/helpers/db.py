@@ -72,6 +72,22 @@ def dialect_of(conn_type: str | None, host: str | None) -> Dialect:
     )
 
 
+def day_statistics(table: str, slice_column: str) -> str:
+    """PostgreSQL: extended statistics on the day of ``slice_column`` in ``table`` ("schema.table"),
+    gathered by the next ANALYZE.
+
+    GX's daily batches filter on ``EXTRACT(year) = .. AND EXTRACT(month) = .. AND EXTRACT(day) = ..``.
+    Without statistics on those expressions PostgreSQL estimates the filter at 1 row whatever the day
+    holds, so it plans nested loops for the suites' joins and self-joins, and a day's validation grows
+    with the square of its rows (a generated day of 150,000 events: validate staging_events passed
+    300 s; with these statistics 13 s). Dropped with the table.
+    """
+    column = quote_column(slice_column)
+    parts = ", ".join(f"(EXTRACT({part} FROM {column}))" for part in ("year", "month", "day"))
+    return (f"CREATE STATISTICS IF NOT EXISTS {quote_table(f'{table}__day_parts')} ON {parts} "
+            f"FROM {quote_table(table)}")
+
+
 @dataclass(frozen=True)
 class Statement:
     sql: str

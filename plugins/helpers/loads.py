@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from helpers.db import Dialect, Statement, TimeSlice, quote_column, quote_table
+from helpers.db import Dialect, Statement, TimeSlice, day_statistics, quote_column, quote_table
 from helpers.sql_queries import TableLoad
 
 
@@ -89,6 +89,8 @@ def build_load_steps(
         ]
         written = changes
     if dialect is Dialect.POSTGRES:  # statistics for the joins that read it next (Redshift's own are kept)
+        if slice_column and mode is not LoadMode.UPSERT:
+            steps.append(Statement(day_statistics(f"{area}.{table}", slice_column)))
         steps.append(Statement(f"ANALYZE {written}"))
     return steps
 

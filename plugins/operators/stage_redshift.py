@@ -47,6 +47,7 @@ from helpers.db import (
     Step,
     TimeSlice,
     data_error,
+    day_statistics,
     dialect_of,
     quote_column,
     run_in_transaction,
@@ -258,6 +259,8 @@ class StageToRedshiftOperator(BaseOperator):
         if manifest is not None:
             steps.extend(manifest.record(self.audit_area, self.table))
         if dialect is Dialect.POSTGRES:  # statistics for the loads' joins (Redshift's COPY keeps its own)
+            if self.slice_column:
+                steps.append(Statement(day_statistics(f"{self.audit_area}.{self.table}", self.slice_column)))
             steps.append(Statement(f"ANALYZE {self.load_table}"))
         return steps
 

@@ -124,10 +124,12 @@ def test_a_changed_catalog_is_published_whole_with_its_manifest():
     ]
 
 
-def test_postgres_analyzes_the_published_tables_after_the_swap():
+def test_postgres_analyzes_the_published_tables_after_the_swap_with_statistics_on_their_days():
     steps = publish_steps(dialect=Dialect.POSTGRES, area=AREA, specs=TABLES, time_slice=DAY, in_area_now=LOADED)
     assert [step.sql for step in steps if step.sql.startswith("ANALYZE")] == [
         f'ANALYZE "public"."{table}"' for table in ("staging_events", "songplays", "users", "songs", "artists", "time")]
+    assert [step.sql.split(" ON ")[0] for step in steps if step.sql.startswith("CREATE STATISTICS")] == [
+        f'CREATE STATISTICS IF NOT EXISTS "public"."{table}__day_parts"' for table in ("staging_events", "songplays", "time")]
 
 
 def test_a_missing_load_is_refused_before_anything_runs():

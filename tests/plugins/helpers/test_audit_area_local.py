@@ -62,3 +62,20 @@ def test_a_day_loaded_again_replaces_its_rows_even_at_the_same_time(warehouse):
     redelivered = ("2018-11-02", staging((1, "free", "2018-11-02 10:00")))  # same event, level corrected
     run_days(warehouse, redelivered)
     assert users(warehouse) == [(1, "free"), (2, "free")]
+
+
+GX_DAY_FILTER = ("EXPLAIN (FORMAT JSON) SELECT * FROM staging_events "
+                 "WHERE EXTRACT(year FROM ts) = 2018 AND EXTRACT(month FROM ts) = 11 AND EXTRACT(day FROM ts) = 1")
+
+
+def test_a_published_day_is_estimated_by_its_rows_in_gx_day_batches(warehouse):
+    """GX's daily batch filter: with the day statistics publish keeps, PostgreSQL estimates the day's rows
+    (so the suites' joins are hashed, not nested loops); without them it guesses 1 row."""
+    events = [(user, "free", f"2018-11-01 {user % 24:02d}:{user % 60:02d}:{user % 59:02d}") for user in range(2000)]
+    run_days(warehouse, ("2018-11-01", staging(*events)))
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        estimate = conn.execute(GX_DAY_FILTER).fetchone()[0][0]["Plan"]["Plan Rows"]
+        conn.execute('DROP STATISTICS "staging_events__day_parts"')
+        conn.execute("ANALYZE staging_events")
+        guessed = conn.execute(GX_DAY_FILTER).fetchone()[0][0]["Plan"]["Plan Rows"]
+    assert estimate > 1000 and guessed < 10

@@ -28,6 +28,8 @@ def test_fact_load_writes_the_days_songplays_into_the_audit_area_in_one_transact
         f'CREATE TABLE "{AREA}"."songplays" (LIKE "public"."songplays")',
         f'INSERT INTO "{AREA}"."songplays" ("songplay_id", "start_time", "user_id", "level", "song_id", "artist_id", '
         '"session_id", "location", "user_agent")',
+        f'CREATE STATISTICS IF NOT EXISTS "{AREA}"."songplays__day_parts" ON (EXTRACT(year FROM "start_time")), '
+        f'(EXTRACT(month FROM "start_time")), (EXTRACT(day FROM "start_time")) FROM "{AREA}"."songplays"',
         f'ANALYZE "{AREA}"."songplays"',
     ]
     assert hook.conn.committed
