@@ -34,6 +34,12 @@ DAG_ID = "sparkify_etl"
 VALIDATE_GROUP = "validate"  # the DAG's TaskGroup of GX validations
 STAR_SCHEMA = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
 TERMINAL = {"success", "failed"}
+RUN_NOTE = "Loads {day} (UTC)"
+"""Each run's note (the Airflow UI shows it on the run's page and behind the Note button of its row in the Runs
+list): the day the run loads, its logical date.
+A run's id is named after its ``run_after``, the end of that day: ``backfill__2018-11-07T00:00:00+00:00``
+loads 2018-11-06."""
+NOTE_MAX_LENGTH = 1000  # the REST API's limit on a run's note (DAGRunPatchBody.note)
 
 log = logging.getLogger("sparkify")
 
@@ -197,6 +203,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=90) - alerts_before
         print(f"Alerts:     {alerts} received for the failed day(s): ./sparkify alerts, ./sparkify alerts --show 1")
     print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
+    print(f"            each run's note names the day it loads (\"{RUN_NOTE.format(day=start)}\"); "
+          "its id is named after the day's end")
+    for day in failed:
+        if day in runs:
+            print(f"            {day} ({runs[day]['state']}): {run_url(airflow_url, runs[day]['dag_run_id'])}")
     print(f"Data Docs:  {airflow_url}/data-docs/  (in the UI: Browse → Data Docs; the files: ./sparkify gx docs)")
     print(f"Warehouse:  psql {warehouse!r}    Stop everything: ./sparkify down")
     return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) and corrupt_unchanged else 1
@@ -224,7 +235,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         run = runs.get(day)
         print(f"{day}: {run['state'] if run else 'no run'}" + (
             f"; its rows are kept in audit area {area_name(run['dag_run_id'], day)} (./sparkify alerts --show 1 "
-            "says why)" if run else ""))
+            f"says why); the run: {run_url(status['airflow']['url'], run['dag_run_id'])}" if run else ""))
     print(f"{len(days) - len(failed)} of {len(days)} day(s) succeeded.")
     return 1 if failed else 0
 
@@ -288,10 +299,13 @@ class AirflowApi:
             },
         )
         seen: dict[str, str] = {}
+        noted: set[str] = set()
         began = next_report = time.monotonic()
         while True:
             finished = self._request("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"]
             runs = self._runs(dag_id, expected)
+            self.note_days(dag_id, {day: run for day, run in runs.items() if run["dag_run_id"] not in noted})
+            noted.update(run["dag_run_id"] for run in runs.values())
             for day, run in runs.items():
                 if seen.get(day) != run["state"] and run["state"] in TERMINAL:
                     print(f"  {day}  {run['state']:<8} ({_run_seconds(run)})", flush=True)
@@ -303,6 +317,19 @@ class AirflowApi:
                 print(f"  ... {done}/{len(expected)} run(s) finished after {time.monotonic() - began:.0f}s", flush=True)
                 next_report += 30
             time.sleep(3)
+
+    def note_days(self, dag_id: str, runs: dict[str, dict]) -> None:
+        """Give each run of ``runs`` (by the day it loads) the note naming that day, ahead of any note it has (a
+        user's stays); updates the runs in place. A note the API refuses is logged, never fatal: it only labels."""
+        for day, run in runs.items():
+            note = run_note(day, run.get("note"))
+            if note is None:
+                continue
+            path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}?update_mask=note"
+            try:
+                run.update(self._request("PATCH", path, {"note": note}))
+            except StackError as error:
+                log.warning("The note of run %s (%s) was not set: %s", run["dag_run_id"], day, error)
 
     def task_states(self, dag_id: str, run_id: str, *, group: str) -> dict[str, str | None]:
         """State of each task of TaskGroup ``group`` in the run, by task id without the group's prefix."""
@@ -321,6 +348,24 @@ class AirflowApi:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def run_note(day: str, note: str | None = None) -> str | None:
+    """The note of a run loading ``day`` whose note is ``note`` now: ``Loads <day> (UTC)``, then the note it had;
+    None when it names the day already, or when the two would not fit in a note (the user's words are never cut)."""
+    label = RUN_NOTE.format(day=day)
+    note = (note or "").strip()
+    if label in note:
+        return None
+    if not note:
+        return label
+    noted = f"{label}\n\n{note}"
+    return noted if len(noted) <= NOTE_MAX_LENGTH else None
+
+
+def run_url(airflow_url: str, run_id: str) -> str:
+    """The run's page in the Airflow UI."""
+    return f"{airflow_url}/dags/{DAG_ID}/runs/{urllib.parse.quote(run_id, safe='')}"
 
 
 def _sample_dir(path: str) -> Path:
