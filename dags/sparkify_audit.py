@@ -22,6 +22,7 @@ from airflow.sdk import DAG
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
 from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
+from helpers.db import TASK_TIMEOUT
 from helpers.tables import TABLES
 from operators import WarehouseAuditOperator
 from quality_gate.gx_context import validated_tables
@@ -38,6 +39,7 @@ with DAG(
         "owner": "sparkify",
         "retries": 3,
         "retry_delay": timedelta(minutes=5),
+        "execution_timeout": TASK_TIMEOUT,  # its queries end with it (helpers.db.query_limits)
         "email_on_retry": False,
         "on_failure_callback": record_task_failure,
     },

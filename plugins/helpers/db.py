@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
@@ -103,9 +103,30 @@ END_TRANSACTION = object()
 Step = Statement | Callable[[Any], object | None]
 
 
-def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> bool:
+TASK_TIMEOUT = timedelta(hours=2)
+"""Every task's ``execution_timeout`` (the DAGs' default_args): a day of 10M events stages in minutes."""
+CONNECTION_CHECK_MS = 10_000
+"""PostgreSQL: how often a running query checks that its client is still there (a killed task's
+queries end within this)."""
+
+
+def query_limits(dialect: Dialect | None, timeout: timedelta | None) -> list[str]:
+    """The session settings that keep a task's queries from outliving it: none run longer than the task's
+    ``timeout`` (its ``execution_timeout``; Redshift and PostgreSQL), and on PostgreSQL a query whose
+    task died (its connection gone) is cancelled within ``CONNECTION_CHECK_MS``."""
+    if timeout is None:
+        return []
+    settings = [f"SET statement_timeout TO {max(1, int(timeout.total_seconds() * 1000))}"]
+    if dialect is Dialect.POSTGRES:
+        settings.append(f"SET client_connection_check_interval TO {CONNECTION_CHECK_MS}")
+    return settings
+
+
+def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any, *, timeout: timedelta | None = None,
+                       dialect: Dialect | None = None) -> bool:
     """Run ``steps`` in one transaction on a new connection from ``hook``; roll back on any error.
 
+    With ``timeout`` (the task's ``execution_timeout``) the connection gets ``query_limits`` first.
     Returns False when a step ended the transaction early with ``END_TRANSACTION``.
     """
     completed = True
@@ -113,6 +134,8 @@ def run_in_transaction(hook: Any, steps: Sequence[Step], log: Any) -> bool:
         conn.autocommit = False
         try:
             with closing(conn.cursor()) as cursor:
+                for setting in query_limits(dialect, timeout):
+                    cursor.execute(setting)
                 for step in steps:
                     if isinstance(step, Statement):
                         log.info("Running: %s%s", step, f" with {step.params}" if step.params else "")

@@ -61,11 +61,12 @@ class TableLoadOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         connection = BaseHook.get_connection(self.redshift_conn_id)
+        dialect = dialect_of(connection.conn_type, connection.host)
         time_slice = self.time_slice()
         steps = [
             in_audit_area(self.audit_area),
             *build_load_steps(
-                dialect=dialect_of(connection.conn_type, connection.host),
+                dialect=dialect,
                 area=self.audit_area,
                 published_table=published(self.table),
                 table=self.table,
@@ -79,7 +80,7 @@ class TableLoadOperator(BaseOperator):
         self.log.info("Loading %s (%s) into audit area %s for slice %s", self.table, self.mode.value,
                       self.audit_area, time_slice or "(none)")
         try:
-            run_in_transaction(connection.get_hook(), steps, self.log)
+            run_in_transaction(connection.get_hook(), steps, self.log, timeout=self.execution_timeout, dialect=dialect)
         except Exception as error:
             if (reason := data_error(error)) is None:
                 raise

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator
 
 from helpers.audit_area import checked_area, open_steps
-from helpers.db import run_in_transaction
+from helpers.db import dialect_of, run_in_transaction
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -36,7 +36,9 @@ class OpenAuditAreaOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         area = checked_area(self.audit_area)
         steps = open_steps(area)
-        run_in_transaction(BaseHook.get_connection(self.redshift_conn_id).get_hook(), steps, self.log)
+        connection = BaseHook.get_connection(self.redshift_conn_id)
+        run_in_transaction(connection.get_hook(), steps, self.log, timeout=self.execution_timeout,
+                           dialect=dialect_of(connection.conn_type, connection.host))
         dropped = steps[0].dropped
         self.log.info("Opened audit area %s%s", area,
                       f"; dropped the earlier area(s) of its day: {', '.join(dropped)}" if dropped else "")

@@ -9,7 +9,7 @@ from airflow.sdk import BaseHook, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from helpers.audit_area import in_audit_area, quarantine_note
-from helpers.db import Step, TimeSlice, run_in_transaction
+from helpers.db import Step, TimeSlice, dialect_of, run_in_transaction
 from helpers.tables import rendered_flag
 from quality_gate.sql_checks import COMPARATORS, SqlCheck
 
@@ -83,7 +83,9 @@ class DataQualityOperator(BaseOperator):
 
         steps: list[Step] = [in_audit_area(self.audit_area)] if self.audit_area else []
         steps.append(run_checks)
-        run_in_transaction(BaseHook.get_connection(self.redshift_conn_id).get_hook(), steps, self.log)
+        connection = BaseHook.get_connection(self.redshift_conn_id)
+        run_in_transaction(connection.get_hook(), steps, self.log, timeout=self.execution_timeout,
+                           dialect=dialect_of(connection.conn_type, connection.host))
         failures = [r for r in results if not r["passed"]]
         if failures:
             lines = "\n".join(f"  - {r['table']}: {r['check']}: expected {r['expected']}, got {r['got']!r}" for r in failures)

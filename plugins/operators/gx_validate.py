@@ -92,6 +92,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
 
     def execute(self, context: Context) -> None:
         from helpers.audit_area import checked_area, quarantine_note
+        from helpers.db import Dialect, query_limits
         from quality_gate import gx_context
 
         gx_context.quiet_gx()  # before GX is first imported
@@ -110,6 +111,7 @@ class GXValidateTableOperator(GXValidateCheckpointOperator):
             gx_context.set_warehouse_url(url)
             if self.audit_area:
                 gx_context.read_audit_area_first(data_context, checked_area(self.audit_area))
+            gx_context.on_connect(data_context, query_limits(Dialect(kind), self.execution_timeout))
             run.judgement = gx_context.judge_history(data_context, gx_context.table_spec(self.table), day,
                                                      record_in=self.audit_area, run_id=context.get("run_id") or "")
             if run.judgement:

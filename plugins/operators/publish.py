@@ -58,14 +58,15 @@ class PublishOperator(BaseOperator):
         area = checked_area(self.audit_area)
         connection = BaseHook.get_connection(self.redshift_conn_id)
         hook = connection.get_hook()
+        dialect = dialect_of(connection.conn_type, connection.host)
         relations = {name for name, _ in hook.get_records(relations_sql(), parameters=(area,))}
         try:
             steps = publish_steps(
-                dialect=dialect_of(connection.conn_type, connection.host), area=area, specs=self.tables,
+                dialect=dialect, area=area, specs=self.tables,
                 time_slice=TimeSlice.parse(self.slice_start, self.slice_end), in_area_now=relations,
             )
         except MissingInAuditArea as missing:
             raise AirflowFailException(str(missing)) from None
         self.log.info("Publishing audit area %s (%s)", area, ", ".join(sorted(relations)))
-        run_in_transaction(hook, steps, self.log)
+        run_in_transaction(hook, steps, self.log, timeout=self.execution_timeout, dialect=dialect)
         self.log.info("Published audit area %s and dropped it", area)

@@ -288,7 +288,7 @@ class StageToRedshiftOperator(BaseOperator):
             load_step = self._redshift_copy()
         steps = self.build_steps(dialect, load_step, time_slice, manifest)
         try:
-            completed = run_in_transaction(hook, steps, self.log)
+            completed = run_in_transaction(hook, steps, self.log, timeout=self.execution_timeout, dialect=dialect)
         except Exception as error:
             if (reason := data_error(error)) is None:
                 raise

@@ -62,13 +62,16 @@ class WarehouseAuditOperator(BaseOperator):
     def execute(self, context: Context) -> None:
         from airflow.providers.postgres.hooks.postgres import PostgresHook
 
+        from helpers.db import Dialect, query_limits
         from quality_gate import gx_context, warehouse_audit
 
         gx_context.quiet_gx()
         gx = gx_context.file_context()
         url = PostgresHook(postgres_conn_id=self.redshift_conn_id).sqlalchemy_url.render_as_string(hide_password=False)
         mask_secret(url)
-        gx_context.set_warehouse_url(gx_context.warehouse_url(url, gx_context.warehouse_kind(gx)))
+        kind = gx_context.warehouse_kind(gx)
+        gx_context.set_warehouse_url(gx_context.warehouse_url(url, kind))
+        gx_context.on_connect(gx, query_limits(Dialect(kind), self.execution_timeout))
         audit = warehouse_audit.run(gx, self.tables, span_specs=self.span_tables, source_days=self._source_days())
         report = "\n".join(audit.lines())
         if audit.failed:

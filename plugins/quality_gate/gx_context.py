@@ -608,29 +608,34 @@ def has_critical_failure(result: CheckpointResult) -> bool:
 
 
 def read_audit_area_first(context: FileDataContext, area: str) -> None:
-    """Make the warehouse datasource resolve unqualified table names in audit area ``area`` first.
-
-    Every connection of the datasource's engine runs ``SET search_path`` when it opens (SQLAlchemy's
-    recipe for a default schema; a startup ``options`` parameter is not accepted by every server),
-    so the suites' batches and their queries read the run's rows (helpers.audit_area).
-    """
-    from sqlalchemy import event
-
+    """Make the warehouse datasource resolve unqualified table names in audit area ``area`` first, so
+    the suites' batches and their queries read the run's rows (helpers.audit_area)."""
     from helpers.audit_area import in_audit_area
 
-    statement = in_audit_area(area).sql
+    on_connect(context, [in_audit_area(area).sql])
+
+
+def on_connect(context: FileDataContext, statements: Sequence[str]) -> None:
+    """Every connection the warehouse datasource's engine opens from now on runs ``statements`` first
+    (session settings: SQLAlchemy's recipe for a default schema; a startup ``options`` parameter is
+    not accepted by every server)."""
+    from sqlalchemy import event
+
+    if not statements:
+        return
     engine = context.data_sources.get(DATASOURCE).get_execution_engine().engine
 
-    def set_search_path(dbapi_connection: Any, connection_record: Any) -> None:
+    def run_statements(dbapi_connection: Any, connection_record: Any) -> None:
         autocommit = dbapi_connection.autocommit
         dbapi_connection.autocommit = True
         cursor = dbapi_connection.cursor()
-        cursor.execute(statement)
+        for statement in statements:
+            cursor.execute(statement)
         cursor.close()
         dbapi_connection.autocommit = autocommit
 
-    engine.dispose()  # connections opened before now would keep the default path
-    event.listen(engine, "connect", set_search_path)
+    engine.dispose()  # connections opened before now would miss the settings
+    event.listen(engine, "connect", run_statements)
 
 
 def set_warehouse_url(url: str) -> None:

@@ -39,3 +39,9 @@ def test_it_alerts_as_the_etl_dag_does(dag):
     assert dag.on_success_callback in (alerts.alert_succeeded_run, [alerts.alert_succeeded_run])
     for task in dag.tasks:
         assert task.on_failure_callback in (alerts.record_task_failure, [alerts.record_task_failure])
+
+
+def test_every_task_has_an_execution_timeout(dag):
+    from helpers.db import TASK_TIMEOUT
+
+    assert {task.execution_timeout for task in dag.tasks} == {TASK_TIMEOUT}
