@@ -29,7 +29,9 @@ them). A run owns the UTC day of its logical date, `[ds, ds + 1 day)`, in every 
 table, so backfills of different days run in parallel. Trigger a day from the UI with its logical
 date, or backfill a range (Trigger → Backfill, or `airflow backfill create`). A run's id says when
 the run was made, not the day it loads (a backfill's `backfill__2018-11-07T00:00:00+00:00` loads
-2018-11-06): pick runs by their logical date, which is the day loaded.
+2018-11-06): pick runs by their logical date, which is the day loaded. Each run's note says it too
+("Loads 2018-11-06 (UTC)"), set by its first task through the REST API as the user of the HTTP
+connection `sparkify_airflow_api` (plugins/helpers/run_note.py; without that connection, no note).
 
 Configuration: connections `redshift` (Redshift, or Postgres locally) and `aws_credentials`;
 Airflow variables `sparkify_s3_bucket` (default `udacity-dend`), `sparkify_s3_region`
@@ -51,6 +53,8 @@ from airflow.sdk.definitions.timetables.interval import CronDataIntervalTimetabl
 
 from helpers.alerts import alert_failed_run, alert_succeeded_run, record_task_failure
 from helpers.audit_area import AUDIT_AREA, MACROS, OPEN_TASK_ID, PUBLISH_TASK_ID
+from helpers.db import TASK_TIMEOUT
+from helpers.run_note import note_run_day
 from quality_gate.gx_context import file_context, table_checkpoint, validated_tables
 from quality_gate.sql_checks import SONGPLAYS_RECONCILE, table_checks
 from helpers.tables import RUN_DAY_END, RUN_DAY_START, TABLES, Role, run_param, tables
@@ -74,6 +78,7 @@ default_args = {
     "depends_on_past": False,
     "retries": 3,
     "retry_delay": timedelta(minutes=5),
+    "execution_timeout": TASK_TIMEOUT,  # its queries end with it (helpers.db.query_limits)
     "email_on_retry": False,
     # Keeps the error of a task's final try for the run's alert.
     "on_failure_callback": record_task_failure,
@@ -107,7 +112,9 @@ with DAG(
                                                "fails at staging and its published rows stay."),
     },
 ) as dag:
-    open_audit_area = OpenAuditAreaOperator(task_id=OPEN_TASK_ID, audit_area=AUDIT_AREA)
+    # Names the run's day in its note as the run starts, whoever made the run (never fails the task).
+    open_audit_area = OpenAuditAreaOperator(task_id=OPEN_TASK_ID, audit_area=AUDIT_AREA,
+                                            on_execute_callback=note_run_day)
 
     with TaskGroup("stage", tooltip="S3 → staging tables, in the audit area") as stage:
         for spec in tables(Role.STAGING):

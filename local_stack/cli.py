@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.audit_area import area_name
+from helpers.run_note import RUN_NOTE, run_note
 from local_stack.mail import Mailbox
 from local_stack.process import StackError
 
@@ -34,12 +35,6 @@ DAG_ID = "sparkify_etl"
 VALIDATE_GROUP = "validate"  # the DAG's TaskGroup of GX validations
 STAR_SCHEMA = ("staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time")
 TERMINAL = {"success", "failed"}
-RUN_NOTE = "Loads {day} (UTC)"
-"""Each run's note (the Airflow UI shows it on the run's page and behind the Note button of its row in the Runs
-list): the day the run loads, its logical date.
-A run's id is named after its ``run_after``, the end of that day: ``backfill__2018-11-07T00:00:00+00:00``
-loads 2018-11-06."""
-NOTE_MAX_LENGTH = 1000  # the REST API's limit on a run's note (DAGRunPatchBody.note)
 
 log = logging.getLogger("sparkify")
 
@@ -348,19 +343,6 @@ class AirflowApi:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def run_note(day: str, note: str | None = None) -> str | None:
-    """The note of a run loading ``day`` whose note is ``note`` now: ``Loads <day> (UTC)``, then the note it had;
-    None when it names the day already, or when the two would not fit in a note (the user's words are never cut)."""
-    label = RUN_NOTE.format(day=day)
-    note = (note or "").strip()
-    if label in note:
-        return None
-    if not note:
-        return label
-    noted = f"{label}\n\n{note}"
-    return noted if len(noted) <= NOTE_MAX_LENGTH else None
 
 
 def run_url(airflow_url: str, run_id: str) -> str:

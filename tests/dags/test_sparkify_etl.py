@@ -119,3 +119,9 @@ def test_publishing_an_empty_day_is_one_run_param_read_by_the_sliced_stage_and_e
                 for task in tasks}
     assert rendered == {str(publish_empty_day)}
     assert {dag.get_task(task_id).allow_empty for task_id in ("stage.stage_songs", "validate.validate_users")} == {False}
+
+
+def test_every_task_has_an_execution_timeout(dag):
+    from helpers.db import TASK_TIMEOUT
+
+    assert {task.execution_timeout for task in dag.tasks} == {TASK_TIMEOUT}

@@ -41,16 +41,6 @@ def test_day_range_is_inclusive():
     assert cli._day_range("2018-11-30", "2018-12-02") == ["2018-11-30", "2018-12-01", "2018-12-02"]
 
 
-def test_run_note_names_the_day_loaded_ahead_of_the_note_a_run_has():
-    assert cli.run_note("2018-11-06") == "Loads 2018-11-06 (UTC)"
-    assert cli.run_note("2018-11-06", "  ") == "Loads 2018-11-06 (UTC)"
-    assert cli.run_note("2018-11-06", "checked by ops") == "Loads 2018-11-06 (UTC)\n\nchecked by ops"
-    assert cli.run_note("2018-11-06", "Loads 2018-11-06 (UTC)\n\nchecked by ops") is None  # named already: unchanged
-    room = 1000 - len("Loads 2018-11-06 (UTC)\n\n")
-    assert len(cli.run_note("2018-11-06", "x" * room)) == 1000
-    assert cli.run_note("2018-11-06", "x" * (room + 1)) is None  # past the API's 1000 characters: the user's note stays
-
-
 def test_a_note_the_api_refuses_is_logged_and_the_backfill_goes_on(monkeypatch, caplog):
     api = object.__new__(cli.AirflowApi)
     sent = []
