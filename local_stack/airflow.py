@@ -82,6 +82,18 @@ def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: st
     }
 
 
+def api_env(passwords_file: Path) -> dict[str, str]:
+    """The connection the DAG's first task names its run's day with (helpers.run_note): the admin user,
+    on the API server's ``[api] base_url``; none before the password exists."""
+    from helpers.run_note import API_CONN_ID
+
+    password = read_password(passwords_file)
+    if password is None:
+        return {}
+    connection = {"conn_type": "http", "login": USER, "password": password}
+    return {f"AIRFLOW_CONN_{API_CONN_ID.upper()}": json.dumps(connection)}
+
+
 def alert_env(smtp_host: str, smtp_port: int, recipients: str) -> dict[str, str]:
     """Alert connection `sparkify_alerts_smtp` (plain SMTP, no login) and variable `sparkify_alert_emails`, as env vars."""
     smtp = {

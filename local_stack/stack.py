@@ -119,6 +119,7 @@ class Stack:
             **airflow.airflow_env(self._airflow_settings(state)),
             **airflow.connection_env(warehouse, f"http://127.0.0.1:{s3_port}", BUCKET, REGION),
             **airflow.alert_env("127.0.0.1", self._port(state, "smtp"), ALERT_RECIPIENTS),
+            **airflow.api_env(self._airflow_settings(state).passwords_file),
             "WAREHOUSE_URI": warehouse,
             "PATH": os.pathsep.join(path),
         }
