@@ -36,7 +36,7 @@ from typing import Any
 
 from helpers.db import Dialect, Statement, Step, TimeSlice, day_statistics, quote_table
 from helpers.loads import LoadMode, publish_table_steps
-from helpers.rejects import REJECTS_TABLE
+from helpers.rejects import LOAD_METRICS, REJECTS_TABLE, load_metric
 from helpers.tables import Role, TableSpec
 
 PUBLISHED_SCHEMA = "public"
@@ -176,6 +176,11 @@ def publish_steps(
         steps += _publish_rejects(area, staged, time_slice)
     if METRICS_TABLE in in_area_now:
         metrics, recorded = published(METRICS_TABLE), in_area(area, METRICS_TABLE)
+        loads = tuple(load_metric(name) for name in LOAD_METRICS)
+        # A table loaded whole keeps its last load's counts only, whichever day's run made it.
+        steps += [Statement(f"DELETE FROM {metrics} WHERE table_name = %s AND metric IN "
+                            f"({', '.join(['%s'] * len(loads))})", (spec.name, *loads))
+                  for spec in staged if not spec.slice_column]
         steps += [
             Statement(f"DELETE FROM {metrics} USING {recorded} AS recorded WHERE {metrics}.day = recorded.day "
                       f"AND {metrics}.table_name = recorded.table_name"),

@@ -118,10 +118,15 @@ def test_a_changed_catalog_is_published_whole_with_its_manifest():
         (f'INSERT INTO "public"."staging_rejects" SELECT * FROM "{AREA}"."staging_rejects" WHERE table_name IN (%s, %s)',
          ("staging_events", "staging_songs")),
     ]
-    assert sql[-8:-6] == [
+    assert sql[-9:-7] == [
         f'DELETE FROM "public"."staging_manifest" WHERE table_name IN (SELECT table_name FROM "{AREA}"."staging_manifest")',
         f'INSERT INTO "public"."staging_manifest" SELECT * FROM "{AREA}"."staging_manifest"',
     ]
+    metrics = [(step.sql, step.params) for step in steps if step.sql.startswith('DELETE FROM "public"."quality_metrics"')]
+    assert metrics[0] == (  # the catalog's earlier loads' counts go, whichever day's run recorded them
+        'DELETE FROM "public"."quality_metrics" WHERE table_name = %s AND metric IN (%s, %s, %s, %s, %s)',
+        ("staging_songs", "load:read", "load:staged", "load:rejected", "load:duplicates", "load:rejects_allowed"))
+    assert len(metrics) == 2  # then the day's metrics of every table the area recorded
 
 
 def test_postgres_analyzes_the_published_tables_after_the_swap_with_statistics_on_their_days():
