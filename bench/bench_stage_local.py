@@ -89,7 +89,6 @@ def main() -> None:
     from datagen import generate
     from helpers.audit_area import open_steps
     from local_stack.postgres import scratch_warehouse
-    from local_stack.process import free_port
     from local_stack.s3 import S3Server, Seed
     from local_stack.sql_pipeline import run_steps
 
@@ -100,7 +99,7 @@ def main() -> None:
         for size in args.sizes:
             data = scratch_dir / f"data-{size}"
             generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
-            s3 = S3Server(free_port(), scratch_dir / f"s3-{size}.log", seed=Seed(BUCKET, data))
+            s3 = S3Server(0, scratch_dir / f"s3-{size}.log", seed=Seed(BUCKET, data))  # port 0: any free one
             s3.start()
             try:
                 operator = _measure("operator", warehouse, s3.endpoint_url, "")

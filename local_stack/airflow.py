@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local_stack.process import ProcessRecord, StackError, is_alive, log_tail, spawn
+from local_stack import timeouts
+from local_stack.process import ProcessRecord, StackError, StackTimeout, is_alive, log_tail, spawn
 from local_stack.s3 import ACCESS_KEY, SECRET_KEY
 
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+# Whose log says why a health key is not healthy: the api-server answers for the metadata database.
+HEALTH_COMPONENT = {"metadatabase": "api-server", "scheduler": "scheduler", "triggerer": "triggerer",
+                    "dag_processor": "dag-processor"}
 USER = "admin"
 BIN = Path(sys.executable).parent  # the venv's bin: `airflow` and the interpreter live here
 
@@ -64,6 +68,10 @@ def airflow_env(settings: AirflowSettings) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.url}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(settings.passwords_file),
+        # A queued task may wait long for one of the four slots on a busy machine: neither its token nor
+        # the scheduler may give up on it first (Airflow's defaults: 600 s each).
+        "AIRFLOW__EXECUTION_API__JWT_EXPIRATION_TIME": str(int(timeouts.AIRFLOW_TASK_QUEUED)),
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(float(timeouts.AIRFLOW_TASK_QUEUED)),
     }
 
 
@@ -101,7 +109,7 @@ def alert_env(smtp_host: str, smtp_port: int, recipients: str) -> dict[str, str]
         "host": smtp_host,
         "port": smtp_port,
         "extra": {"from_email": "sparkify-alerts@localhost", "disable_ssl": True, "disable_tls": True,
-                  "timeout": 10, "retry_limit": 1},
+                  "timeout": int(timeouts.SMTP_SEND), "retry_limit": 1},
     }
     return {"AIRFLOW_CONN_SPARKIFY_ALERTS_SMTP": json.dumps(smtp), "AIRFLOW_VAR_SPARKIFY_ALERT_EMAILS": recipients}
 
@@ -132,13 +140,17 @@ def _airflow() -> str:
     return str(exe)
 
 
-def migrate(env: Mapping[str, str], log_file: Path, timeout: float = 600) -> float:
+def migrate(env: Mapping[str, str], log_file: Path, timeout: float | None = None) -> float:
     """`airflow db migrate` (idempotent); returns seconds taken."""
+    timeout = timeouts.AIRFLOW_MIGRATE if timeout is None else timeout
     began = time.monotonic()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
-        result = subprocess.run([_airflow(), "db", "migrate"], env=dict(env), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, timeout=timeout)
+        try:
+            result = subprocess.run([_airflow(), "db", "migrate"], env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise StackTimeout("`airflow db migrate` to finish", timeout, [log_file]) from None
     if result.returncode != 0:
         raise StackError(f"airflow db migrate failed (exit {result.returncode}); log {log_file}:\n{log_tail(log_file)}")
     return time.monotonic() - began
@@ -151,10 +163,11 @@ def start_component(name: str, env: Mapping[str, str], log_file: Path) -> Proces
     return spawn([_airflow(), name], log_file, env=env)
 
 
-def health(url: str) -> dict[str, Any] | None:
-    """/api/v2/monitor/health as a dict, or None if the api-server does not answer."""
+def health(url: str, timeout: float | None = None) -> dict[str, Any] | None:
+    """/api/v2/monitor/health as a dict, or None if the api-server does not answer (within timeout)."""
     try:
-        with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5) as response:
+        with urllib.request.urlopen(f"{url}/api/v2/monitor/health",
+                                    timeout=timeouts.AIRFLOW_REQUEST if timeout is None else timeout) as response:
             return json.load(response)
     except (OSError, ValueError):
         return None
@@ -164,9 +177,21 @@ def is_healthy(report: dict[str, Any] | None) -> bool:
     return bool(report) and all((report.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS)
 
 
+def unhealthy_components(report: dict[str, Any] | None) -> list[str]:
+    """The components whose logs say why report is not healthy: the api-server when there is no report."""
+    if not report:
+        return ["api-server"]
+    return [HEALTH_COMPONENT[key] for key in HEALTH_KEYS if (report.get(key) or {}).get("status") != "healthy"]
+
+
 def wait_healthy(url: str, processes: Mapping[str, ProcessRecord], logs: Mapping[str, Path],
-                 timeout: float = 240) -> float:
-    """Wait until every component reports healthy; fail early if one exits. Returns seconds waited."""
+                 timeout: float | None = None) -> float:
+    """Wait until every component reports healthy; fail early if one exits. Returns seconds waited.
+
+    Running out of time raises StackTimeout with the last health report and the tail of the log of
+    each component that was not healthy in it.
+    """
+    timeout = timeouts.AIRFLOW_HEALTHY if timeout is None else timeout
     began = time.monotonic()
     while True:
         for name, record in processes.items():
@@ -176,8 +201,20 @@ def wait_healthy(url: str, processes: Mapping[str, ProcessRecord], logs: Mapping
         if is_healthy(report):
             return time.monotonic() - began
         if time.monotonic() - began > timeout:
-            raise StackError(
-                f"Airflow not healthy after {timeout:.0f}s at {url}/api/v2/monitor/health: {report}; "
-                f"logs: {', '.join(str(p) for p in logs.values())}"
-            )
+            raise StackTimeout(f"every Airflow component to report healthy at {url}/api/v2/monitor/health", timeout,
+                               [logs[name] for name in unhealthy_components(report) if name in logs],
+                               detail=f"last report {report}")
         time.sleep(1)
+
+
+def wait_answering(url: str, record: ProcessRecord, log_file: Path, timeout: float | None = None) -> bool:
+    """Wait until the api-server answers its health endpoint (healthy or not): True; False if it exited first."""
+    timeout = timeouts.AIRFLOW_API_START if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    while is_alive(record):
+        if health(url) is not None:
+            return True
+        if time.monotonic() > deadline:
+            raise StackTimeout(f"the Airflow api-server to answer at {url}/api/v2/monitor/health", timeout, [log_file])
+        time.sleep(1)
+    return False

@@ -27,6 +27,7 @@ from typing import Any
 
 from helpers.audit_area import area_name
 from helpers.run_note import RUN_NOTE, run_note
+from local_stack import timeouts
 from local_stack.mail import Mailbox
 from local_stack.process import StackError
 
@@ -195,7 +196,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"psql {warehouse!r} -c 'SELECT COUNT(*) FROM {area}.staging_events'")
     if failed:
         # The DAG processor sends a run's alert shortly after the run fails.
-        alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=90) - alerts_before
+        alerts = _wait_for_alerts(mailbox, alerts_before + len(failed), timeout=timeouts.ALERTS_SENT) - alerts_before
         print(f"Alerts:     {alerts} received for the failed day(s): ./sparkify alerts, ./sparkify alerts --show 1")
     print(f"Airflow UI: {airflow_url}/dags/{DAG_ID}  (login {status['airflow']['user']} / {status['airflow']['password']})")
     print(f"            each run's note names the day it loads (\"{RUN_NOTE.format(day=start)}\"); "
@@ -254,12 +255,12 @@ class AirflowApi:
         if auth:
             request.add_header("Authorization", f"Bearer {self._token}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=timeouts.AIRFLOW_REQUEST) as response:
                 return json.load(response)
         except urllib.error.HTTPError as error:
             raise StackError(f"Airflow API {method} {path}: HTTP {error.code}: {error.read().decode(errors='replace')[:500]}") from None
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+    def wait_for_dag(self, dag_id: str, timeout: float = timeouts.AIRFLOW_DAG_PARSED) -> None:
         """Until the dag-processor has parsed the DAG; then make sure it is not paused."""
         began = time.monotonic()
         while True:

@@ -1,10 +1,11 @@
 """Local SMTP catcher: an aiosmtpd server on 127.0.0.1 that saves each message it receives as one .eml file.
 
-    python -m local_stack.mail --port 1025 --out .sparkify/mail
+    python -m local_stack.mail --port 1025 --out .sparkify/mail [--fd N]
 
 The stack runs it (``MailCatcher``) so the local Airflow's alerts arrive without any mail account;
 ``Mailbox`` lists, reads and clears what arrived (``./sparkify alerts``, the tests). File names
-start with the UTC time of arrival, so they sort oldest first.
+start with the UTC time of arrival, so they sort oldest first. With --fd the server takes that
+inherited socket, already bound and listening (``MailCatcher`` binds it before spawning the server).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import re
 import signal
 import smtplib
+import socket
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +27,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 
+from local_stack import timeouts
 from local_stack.process import ChildServer
 
 STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -41,14 +44,14 @@ class MailCatcher(ChildServer):
         super().__init__(port, log_file, host)
         self.mail_dir = Path(mail_dir)
 
-    def command(self) -> list[str]:
+    def command(self, fd: int | None = None) -> list[str]:
         return [sys.executable, "-m", "local_stack.mail", "--host", self.host, "--port", str(self.port),
-                "--out", str(self.mail_dir.resolve())]
+                "--out", str(self.mail_dir.resolve()), *(["--fd", str(fd)] if fd is not None else [])]
 
     def answers(self) -> bool:
         """True if an SMTP server greets on host:port."""
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=2) as smtp:
+            with smtplib.SMTP(self.host, self.port, timeout=timeouts.PROBE) as smtp:
                 return smtp.noop()[0] == 250
         except (OSError, smtplib.SMTPException):
             return False
@@ -144,19 +147,38 @@ class SaveToFolder:
         return "250 Message accepted for delivery"
 
 
+def _controller(handler: SaveToFolder, host: str, port: int, fd: int | None):
+    """aiosmtpd's threaded Controller on host:port, or on the inherited listening socket fd.
+
+    Its ready_timeout (aiosmtpd's default: 5 s, for the server thread to listen and answer a first
+    connection) is timeouts.SERVER_START: on a busy machine 5 s is not enough.
+    """
+    from aiosmtpd.controller import Controller
+
+    class OnSocket(Controller):
+        def _create_server(self):
+            return self.loop.create_server(self._factory_invoker, sock=listener, ssl=self.ssl_context)
+
+    if fd is None:
+        return Controller(handler, hostname=host, port=port, ready_timeout=timeouts.SERVER_START)
+    listener = socket.socket(fileno=fd)
+    host, port = listener.getsockname()[:2]
+    return OnSocket(handler, hostname=host, port=port, ready_timeout=timeouts.SERVER_START)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--fd", type=int, help="serve on this inherited listening socket (bound to host:port)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the .eml files")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-    from aiosmtpd.controller import Controller
 
     args.out.mkdir(parents=True, exist_ok=True)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # before the server thread: sigwait gets them
-    controller = Controller(SaveToFolder(args.out), hostname=args.host, port=args.port)
+    controller = _controller(SaveToFolder(args.out), args.host, args.port, args.fd)
     controller.start()
     log.info("SMTP catcher on %s:%d saving to %s", args.host, args.port, args.out)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})

@@ -4,6 +4,10 @@ initdb and the server refuse to run as root, so when this process is root they r
 user `postgres` (created by Debian's postgresql package) through runuser, and the data
 directory and log are owned by that user. Auth is `trust`; the server listens on 127.0.0.1
 only and puts its unix socket in the data directory.
+
+PostgreSQL binds its port itself: if another process took it between the choice and the bind, the
+start fails with "Address already in use" in the server log, and ``start`` tries the next candidate
+port (port 0: any free port).
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
 from psycopg2 import errors, sql
 
-from local_stack.process import StackError, log_tail, pid_alive, port_in_use
+from local_stack import timeouts
+from local_stack.process import (
+    ANY_PORT, StackError, StackTimeout, bind_failed, concrete_ports, log_size, log_tail, pid_alive, port_in_use,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +86,7 @@ def _check_reachable(path: Path, uid: int) -> None:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster in data_dir, served on 127.0.0.1:port."""
+    """One PostgreSQL cluster in data_dir, served on 127.0.0.1:port (0: any free port, chosen by ``start``)."""
 
     def __init__(self, data_dir: Path, port: int, log_file: Path | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -101,12 +108,23 @@ class PostgresServer:
     def is_running(self) -> bool:
         return self.pid is not None
 
-    def _run(self, tool: str, *args: str, timeout: float = 120) -> None:
+    def _run(self, tool: str, *args: str, timeout: float, waiting_for: str | None = None) -> None:
+        """Run a server tool as the server's OS user. With waiting_for, it is `pg_ctl -w -t timeout`: its
+        running out of time is a StackTimeout naming that; the process itself gets a minute more."""
         cmd = [*_as_server_user(), str(find_bindir() / tool), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if waiting_for:
+            cmd[-1:-1] = ["-w", "-t", str(int(timeout))]  # before the action (start, stop)
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                    timeout=timeout + 60 if waiting_for else timeout)
+        except subprocess.TimeoutExpired:
+            raise StackTimeout(waiting_for or f"{tool} to finish", timeout, [self.log_file]) from None
+        output = result.stderr.strip() or result.stdout.strip()
+        if result.returncode != 0 and waiting_for and ("in time" in output or "does not shut down" in output):
+            raise StackTimeout(waiting_for, timeout, [self.log_file], detail=output)
         if result.returncode != 0:
             raise StackError(
-                f"{tool} failed (exit {result.returncode}): {result.stderr.strip() or result.stdout.strip()}\n"
+                f"{tool} failed (exit {result.returncode}): {output}\n"
                 f"server log {self.log_file}:\n{log_tail(self.log_file)}"
             )
 
@@ -126,30 +144,54 @@ class PostgresServer:
     def initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists()
 
-    def start(self, timeout: float = 60) -> float:
-        """initdb on first use, then start and wait until it accepts connections; returns seconds taken."""
+    def start(self, timeout: float | None = None, ports: Iterable[int] | None = None) -> float:
+        """initdb on first use, then start and wait until it accepts connections; returns seconds taken.
+
+        The port: self.port, or when it is 0 any free one; with ports, the first of them that the
+        server could bind (one that was taken meanwhile is skipped). self.port is the one it took.
+        """
+        timeout = timeouts.POSTGRES_START if timeout is None else timeout
         if self.is_running():
             raise StackError(f"PostgreSQL already running on data dir {self.data_dir} (pid {self.pid})")
-        if port_in_use(self.port):
-            raise StackError(f"port {self.port} on 127.0.0.1 is already in use; cannot start PostgreSQL there")
-        if len(str(self.data_dir / f".s.PGSQL.{self.port}")) > MAX_SOCKET_PATH:
-            raise StackError(f"data dir path {self.data_dir} is too long for a unix socket; use a shorter one")
+        explicit = ports is None and self.port != ANY_PORT
+        candidates = iter([self.port] if explicit else concrete_ports([ANY_PORT] if ports is None else ports))
         began = time.monotonic()
-        self._prepare_dirs()
-        if not self.initialized():
-            log.info("initdb %s", self.data_dir)
-            self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale")
-        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-                  "-w", "-t", str(int(timeout)), "start", timeout=timeout + 10)
-        log.info("PostgreSQL on 127.0.0.1:%d (pid %s, log %s)", self.port, self.pid, self.log_file)
-        return time.monotonic() - began
+        tried = []
+        for port in candidates:
+            if port_in_use(port):
+                if explicit:
+                    raise StackError(f"port {port} on 127.0.0.1 is already in use; cannot start PostgreSQL there")
+                tried.append(port)
+                continue
+            self.port = port
+            if len(str(self.data_dir / f".s.PGSQL.{self.port}")) > MAX_SOCKET_PATH:
+                raise StackError(f"data dir path {self.data_dir} is too long for a unix socket; use a shorter one")
+            self._prepare_dirs()
+            if not self.initialized():
+                log.info("initdb %s", self.data_dir)
+                self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+                          "--no-locale", timeout=timeouts.POSTGRES_INITDB)
+            since = log_size(self.log_file)
+            options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+            try:
+                self._run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options, "start",
+                          timeout=timeout, waiting_for=f"PostgreSQL to accept connections on 127.0.0.1:{port}")
+            except StackError:
+                if explicit or not bind_failed(self.log_file, since) or self.is_running():
+                    raise
+                log.warning("port %d was taken before PostgreSQL could bind it: trying another one", port)
+                tried.append(port)
+                continue
+            log.info("PostgreSQL on 127.0.0.1:%d (pid %s, log %s)", self.port, self.pid, self.log_file)
+            return time.monotonic() - began
+        raise StackError(f"no free port for PostgreSQL on 127.0.0.1: tried {', '.join(map(str, tried)) or 'none'}")
 
     def stop(self) -> bool:
         """Fast shutdown (pg_ctl stop -m fast); False if it was not running."""
         if not self.is_running():
             return False
-        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "stop", timeout=timeouts.POSTGRES_STOP,
+                  waiting_for=f"PostgreSQL on 127.0.0.1:{self.port} to shut down")
         return True
 
     def _connect(self, dbname: str = "postgres") -> psycopg2.extensions.connection:
@@ -194,12 +236,10 @@ def scratch_warehouse(prefix: str, schema: Path) -> Iterator[tuple[str, Path]]:
     """A PostgreSQL server of its own in a temporary folder, with database ``bench`` made by the SQL
     file ``schema``: yields (the database's URI, the folder); the server is stopped and the folder
     removed afterwards."""
-    from local_stack.process import free_port
-
     with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         folder = Path(scratch)
         folder.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
-        server = PostgresServer(folder / "pg", free_port(), folder / "pg.log")
+        server = PostgresServer(folder / "pg", ANY_PORT, folder / "pg.log")
         server.start()
         try:
             server.create_database("bench")

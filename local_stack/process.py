@@ -4,20 +4,32 @@ Each process is started with ``start_new_session=True``, so its pid is also its 
 and process-group id. Stopping signals every live process of that session (found in /proc),
 which also catches workers that moved to their own process group. A record carries the
 kernel start time of the pid, so a stale record never matches a reused pid.
+
+Ports: a child server of ours (moto S3, the SMTP catcher) gets its listening socket from us,
+already bound (``listen_socket``), so no other process can take its port between the choice and
+the bind. A server that binds its port itself (PostgreSQL, Airflow's api-server) is started again
+on the next candidate port when its log says that port was taken meanwhile (``bind_failed``).
+Port 0 means any free port, as for bind(2).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from local_stack import timeouts
+
 PROC = Path("/proc")
+LOG_TAIL_LINES = 40  # lines of a service's log shown in an error
+ANY_PORT = 0
+ANY_PORT_ATTEMPTS = 20  # free ports tried, one after the other, for a server that binds its port itself
 
 # Popen objects of the processes spawned here, kept so they can be reaped (no zombies, no warnings).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -25,6 +37,30 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 
 class StackError(RuntimeError):
     """A local-stack component failed; the message names it and its log file."""
+
+
+class StackTimeout(StackError):
+    """A wait ran out: the message names what it waited for, how long, and the tail of each relevant log."""
+
+    def __init__(self, what: str, seconds: float, logs: Iterable[Path] = (), detail: str = "") -> None:
+        self.what, self.seconds, self.logs = what, seconds, [Path(p) for p in logs]
+        super().__init__(timeout_message(what, seconds, self.logs, detail))
+
+
+class PortTaken(StackError):
+    """None of the ports a server could take was free."""
+
+    def __init__(self, message: str, ports: Sequence[int]) -> None:
+        super().__init__(message)
+        self.ports = list(ports)
+
+
+def timeout_message(what: str, seconds: float, logs: Iterable[Path] = (), detail: str = "") -> str:
+    """'timed out after Ns waiting for <what>[: detail]', then the last lines of each log."""
+    text = f"timed out after {seconds:.0f}s waiting for {what}" + (f": {detail}" if detail else "")
+    for path in logs:
+        text += f"\n--- last {LOG_TAIL_LINES} lines of {path} ---\n{log_tail(path)}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -100,8 +136,9 @@ def spawn(
     log_file: Path,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ProcessRecord:
-    """Start cmd detached in a new session, stdout+stderr appended to log_file."""
+    """Start cmd detached in a new session, stdout+stderr appended to log_file; pass_fds are inherited."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
@@ -112,6 +149,7 @@ def spawn(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     _children[proc.pid] = proc
     return ProcessRecord(pid=proc.pid, started=start_time(proc.pid))
@@ -127,11 +165,13 @@ def _signal_session(sid: int, sig: signal.Signals) -> list[int]:
     return members
 
 
-def stop_all(records: Iterable[ProcessRecord], timeout: float = 20.0) -> list[bool]:
-    """SIGTERM every process of each record's session at once, SIGKILL what is left after timeout.
+def stop_all(records: Iterable[ProcessRecord], timeout: float | None = None) -> list[bool]:
+    """SIGTERM every process of each record's session at once, SIGKILL what is left after timeout
+    (default ``timeouts.STOP_GRACE``).
 
     Orphans of a dead leader are stopped too. Per record: False if nothing of it was left to stop.
     """
+    timeout = timeouts.STOP_GRACE if timeout is None else timeout
     records = list(records)
     signalled = []
     for record in records:
@@ -148,40 +188,143 @@ def stop_all(records: Iterable[ProcessRecord], timeout: float = 20.0) -> list[bo
 
     try:
         wait_until(all_gone, timeout, "processes to exit", interval=0.1)
-    except StackError:
+    except StackTimeout:
         for sid in sids:
             _signal_session(sid, signal.SIGKILL)
-        wait_until(all_gone, 5.0, f"sessions {sids} to exit after SIGKILL")
+        wait_until(all_gone, timeouts.KILLED_EXIT, f"sessions {sids} to exit after SIGKILL")
     return signalled
 
 
-def stop(record: ProcessRecord, timeout: float = 20.0) -> bool:
+def stop(record: ProcessRecord, timeout: float | None = None) -> bool:
     """stop_all() for one record."""
     return stop_all([record], timeout)[0]
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
-    """Poll predicate until true; raise StackError naming `what` after timeout seconds."""
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2,
+               logs: Iterable[Path] = ()) -> None:
+    """Poll predicate until true; after timeout seconds raise StackTimeout naming `what`, with the tail of each log."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
+            raise StackTimeout(what, timeout, logs)
         time.sleep(interval)
+
+
+# --- ports -----------------------------------------------------------------------------------------
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True if something accepts TCP connections on host:port."""
+    with socket.socket() as sock:
+        sock.settimeout(timeouts.PROBE)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A currently unused TCP port chosen by the kernel.
+
+    Only a guess: another process may bind it before whoever uses it does. A server of ours takes
+    ``listen_socket`` instead, or port 0 (``PostgresServer``), which picks and retries itself.
+    """
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def any_free_ports(host: str = "127.0.0.1", attempts: int = ANY_PORT_ATTEMPTS) -> Iterator[int]:
+    """Candidates for 'any free port' of a server that binds its port itself: a fresh free_port() each."""
+    return (free_port(host) for _ in range(attempts))
+
+
+def concrete_ports(ports: Iterable[int], host: str = "127.0.0.1") -> Iterator[int]:
+    """ports for a server that binds its port itself: each as it is, 0 (any) as any_free_ports()."""
+    for port in ports:
+        if port == ANY_PORT:
+            yield from any_free_ports(host)
+        else:
+            yield port
+
+
+def default_ports(default: int, span: int = 100) -> range:
+    """default and the ports above it, the candidates of a service that has a usual port."""
+    return range(default, min(default + span, 65536))
+
+
+def listen_socket(host: str, ports: Iterable[int], what: str = "the server") -> socket.socket:
+    """A TCP socket listening on host at the first of ports that can be bound (0: one the kernel picks).
+
+    The socket is ours from the bind on: hand it to the server (``spawn(..., pass_fds=...)``) and no
+    other process can take the port in between. Raises PortTaken naming the ports tried.
+    """
+    tried = []
+    for port in ports:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a stopped server's TIME_WAIT does not block
+        try:
+            sock.bind((host, port))
+            sock.listen(128)
+        except OSError as error:
+            sock.close()
+            if error.errno != errno.EADDRINUSE:
+                raise
+            tried.append(port)
+            continue
+        return sock
+    if len(tried) == 1:
+        raise PortTaken(f"port {tried[0]} on {host} is already in use; cannot start {what} there", tried)
+    raise PortTaken(f"no free port for {what} on {host}: tried {_port_list(tried)}", tried)
+
+
+def _port_list(ports: Sequence[int]) -> str:
+    if len(ports) > 3 and list(ports) == list(range(ports[0], ports[0] + len(ports))):
+        return f"{ports[0]}..{ports[-1]}"
+    return ", ".join(map(str, ports))
+
+
+def log_size(path: Path) -> int:
+    """Bytes in the log now (0 if it does not exist): where the next start's lines begin."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def bind_failed(log_file: Path, since: int = 0) -> bool:
+    """True if the log, from byte `since`, says a port could not be bound because it was in use."""
+    try:
+        with open(log_file, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace").lower()
+    except FileNotFoundError:
+        return False
+    return "address already in use" in text
+
+
+# --- child servers ---------------------------------------------------------------------------------
 
 
 def start_server(
     cmd: Sequence[str], log_file: Path, *, host: str, port: int, what: str, answers: Callable[[], bool],
-    timeout: float, cwd: Path | None = None,
+    timeout: float, cwd: Path | None = None, sock: socket.socket | None = None,
 ) -> ProcessRecord:
-    """Spawn a server on host:port and wait until ``answers()``; on failure stop it and show its log."""
-    if port_in_use(port, host):
+    """Spawn a server on host:port and wait until ``answers()``; on failure stop it and show its log.
+
+    With sock (its listening socket, already bound; closed here once the server has it) the port
+    is not checked: it is ours.
+    """
+    if sock is None and port_in_use(port, host):
         raise StackError(f"port {port} on {host} is already in use; cannot start {what} there")
-    process = spawn(cmd, log_file, cwd=cwd)
     try:
-        wait_until(lambda: answers() or not is_alive(process), timeout, f"{what} on {host}:{port}")
-    except StackError as exc:
+        process = spawn(cmd, log_file, cwd=cwd, pass_fds=[sock.fileno()] if sock else [])
+    finally:
+        if sock is not None:
+            sock.close()  # the server holds it now: if it exits, the port is free again
+    try:
+        wait_until(lambda: answers() or not is_alive(process), timeout, f"{what} to answer on {host}:{port}",
+                   logs=[log_file])
+    except StackTimeout:
         stop(process)
-        raise StackError(f"{exc}; log {log_file}:\n{log_tail(log_file)}") from None
+        raise
     if not is_alive(process):
         raise StackError(f"{what} exited at start; log {log_file}:\n{log_tail(log_file)}")
     return process
@@ -193,11 +336,12 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[1]  # the servers' cwd, so `-m
 class ChildServer:
     """A server on host:port run as `python -m <module>` in its own session; stopped by its pid.
 
-    Subclasses name it (``what``), give its ``command()`` and say when it ``answers()``.
+    Subclasses name it (``what``), give its ``command(fd)`` (fd: the listening socket it inherits)
+    and say when it ``answers()``. Port 0: any free port, known once started.
     """
 
     what = "server"
-    start_timeout = 30.0
+    start_timeout = timeouts.SERVER_START
 
     def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1") -> None:
         self.port = port
@@ -205,7 +349,7 @@ class ChildServer:
         self.log_file = log_file
         self.process: ProcessRecord | None = None
 
-    def command(self) -> list[str]:
+    def command(self, fd: int | None = None) -> list[str]:
         raise NotImplementedError
 
     def answers(self) -> bool:
@@ -214,11 +358,15 @@ class ChildServer:
     def is_running(self) -> bool:
         return self.process is not None and is_alive(self.process)
 
-    def start(self, timeout: float | None = None) -> ProcessRecord:
-        """Start the server and wait until it answers."""
+    def start(self, timeout: float | None = None, ports: Iterable[int] | None = None) -> ProcessRecord:
+        """Start the server on a socket bound here (self.port, else the first free of ports) and wait until it answers."""
+        self.command()  # a bad command line fails before any port is taken
+        sock = listen_socket(self.host, [self.port] if ports is None else ports, self.what)
+        self.port = sock.getsockname()[1]
         self.process = start_server(
-            self.command(), self.log_file, host=self.host, port=self.port, what=self.what, answers=self.answers,
-            timeout=self.start_timeout if timeout is None else timeout, cwd=PACKAGE_PARENT,
+            self.command(sock.fileno()), self.log_file, host=self.host, port=self.port, what=self.what,
+            answers=self.answers, timeout=self.start_timeout if timeout is None else timeout, cwd=PACKAGE_PARENT,
+            sock=sock,
         )
         return self.process
 
@@ -231,37 +379,10 @@ class ChildServer:
         return stopped
 
 
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True if something accepts TCP connections on host:port."""
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A currently unused TCP port chosen by the kernel."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def pick_port(default: int, env_var: str, host: str = "127.0.0.1", span: int = 100) -> int:
-    """Port from env_var (must be free), else default or the next free one above it."""
-    if value := os.environ.get(env_var):
-        port = int(value)
-        if port_in_use(port, host):
-            raise StackError(f"{env_var}={port}: port already in use on {host}")
-        return port
-    for port in range(default, default + span):
-        if not port_in_use(port, host):
-            return port
-    raise StackError(f"no free port in {default}..{default + span - 1} on {host}; set {env_var}")
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     """Last lines of a log file, or a note that it does not exist."""
     try:
-        text = path.read_text(errors="replace")
+        text = Path(path).read_text(errors="replace")
     except FileNotFoundError:
         return f"(no log at {path})"
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(text.splitlines()[-lines:]) or "(empty)"

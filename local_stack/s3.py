@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from local_stack import timeouts
 from local_stack.process import ChildServer
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,21 @@ class S3Server(ChildServer):
     """A moto S3 server on host:port, run as `python -m local_stack.moto_server` in its own session."""
 
     what = "moto S3"
-    start_timeout = 60.0
 
     def __init__(self, port: int, log_file: Path, host: str = "127.0.0.1", seed: Seed | None = None) -> None:
         super().__init__(port, log_file, host)
         self.seed = seed
+        self.start_timeout = timeouts.S3_SEEDED_START if seed else timeouts.SERVER_START
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def command(self) -> list[str]:
-        """The server's command line, seeding first if set."""
+    def command(self, fd: int | None = None) -> list[str]:
+        """The server's command line (on the inherited listening socket fd, if given), seeding first if set."""
         cmd = [sys.executable, "-m", "local_stack.moto_server", "--host", self.host, "--port", str(self.port)]
+        if fd is not None:
+            cmd += ["--fd", str(fd)]
         if self.seed:
             check_tree(self.seed.local_dir, self.seed.prefixes)  # fail here, not in the child
             cmd += ["--seed", f"{self.seed.bucket}={self.seed.local_dir.resolve()}"]
@@ -71,7 +74,7 @@ class S3Server(ChildServer):
     def answers(self) -> bool:
         """True if an S3 server responds on the endpoint."""
         try:
-            with urllib.request.urlopen(self.endpoint_url, timeout=1):
+            with urllib.request.urlopen(self.endpoint_url, timeout=timeouts.PROBE):
                 return True
         except urllib.error.HTTPError:
             return True

@@ -5,8 +5,12 @@ an SMTP catcher for the alerts and Airflow, with all state under one folder (def
 
 `up` is idempotent and starts only what is not running; `down` stops exactly the processes
 recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from SPARKIFY_PG_PORT /
-SPARKIFY_S3_PORT / SPARKIFY_SMTP_PORT / SPARKIFY_AIRFLOW_PORT, else the defaults below or the
-next free port above them. Everything listens on 127.0.0.1 only.
+SPARKIFY_S3_PORT / SPARKIFY_SMTP_PORT / SPARKIFY_AIRFLOW_PORT (0: any free port), else the port
+recorded, the defaults below or the next free port above them. Everything listens on 127.0.0.1 only.
+
+A port is never chosen ahead of its server: S3 and the SMTP catcher get their socket bound by us
+(``process.listen_socket``); PostgreSQL and the api-server, which bind their own, are started
+again on the next candidate when the port was taken meanwhile (unless it was named by its variable).
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from local_stack import airflow
+from local_stack import airflow, timeouts
 from local_stack.mail import MailCatcher
 from local_stack.postgres import PostgresServer, run_sql_file
-from local_stack.process import ProcessRecord, is_alive, pick_port, port_in_use, stop_all
+from local_stack.process import (
+    ANY_PORT, ChildServer, PortTaken, ProcessRecord, StackError, bind_failed, concrete_ports, default_ports,
+    is_alive, log_size, log_tail, port_in_use, stop_all,
+)
 from local_stack.s3 import REGION, S3Server, Seed, create_bucket
 
 log = logging.getLogger(__name__)
@@ -36,6 +43,16 @@ METADATA_DB = "airflow"
 PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_PORT"), "smtp": (1025, "SPARKIFY_SMTP_PORT"),
          "airflow": (18080, "SPARKIFY_AIRFLOW_PORT")}
 ALERT_RECIPIENTS = "data-team@sparkify.local"
+
+
+def _env_port(env_var: str) -> int | None:
+    """The port $env_var names (0: any free port), None when it is unset or empty."""
+    value = os.environ.get(env_var, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > 65535:
+        raise StackError(f"{env_var}={value!r}: expected a TCP port (0: any free port)")
+    return int(value)
 
 
 def shell_quote(value: str) -> str:
@@ -79,17 +96,25 @@ class Stack:
                 self._save(state)
 
     def _port(self, state: Mapping[str, Any], service: str) -> int:
-        """The port recorded for service, else its env override or default."""
-        default, env_var = PORTS[service]
-        return int(state["ports"].get(service) or os.environ.get(env_var) or default)
-
-    def _pick_port(self, state: Mapping[str, Any], service: str) -> int:
-        """A free port for service: its env override, else the recorded one if free, else default or above."""
+        """The port recorded for service, else its env override (0: any, not chosen yet) or default."""
         default, env_var = PORTS[service]
         recorded = state["ports"].get(service)
-        if not os.environ.get(env_var) and recorded and not port_in_use(recorded):
-            return recorded
-        return pick_port(default, env_var)
+        if recorded:
+            return int(recorded)
+        named = _env_port(env_var)
+        return default if named is None else named
+
+    def _candidates(self, state: Mapping[str, Any], service: str) -> tuple[list[int], str | None]:
+        """(ports to try for service in order, the variable that named the only one): $VAR=N gives [N];
+        else the port recorded (the one the other services know), then with $VAR=0 any free port (0), or
+        the default and the ports above it."""
+        default, env_var = PORTS[service]
+        named = _env_port(env_var)
+        if named not in (None, ANY_PORT):
+            return [named], env_var
+        recorded = [state["ports"][service]] if state["ports"].get(service) else []
+        others = [ANY_PORT] if named == ANY_PORT else [p for p in default_ports(default) if p not in recorded]
+        return recorded + others, None
 
     def _record(self, state: Mapping[str, Any], name: str) -> ProcessRecord | None:
         data = state["processes"].get(name)
@@ -129,9 +154,12 @@ class Stack:
         if server.is_running():
             result["already_running"].append("postgres")
         else:
-            server.port = state["ports"]["postgres"] = self._pick_port(state, "postgres")
-            log.info("starting PostgreSQL on 127.0.0.1:%d", server.port)
-            server.start()
+            ports, env_var = self._candidates(state, "postgres")
+            if env_var and port_in_use(ports[0]):
+                raise StackError(f"{env_var}={ports[0]}: port already in use on 127.0.0.1; cannot start PostgreSQL there")
+            log.info("starting PostgreSQL (%s)", f"port {ports[0]}" if env_var else "the first free port")
+            server.start(ports=concrete_ports(ports))
+            state["ports"]["postgres"] = server.port
             result["started"].append("postgres")
         state["processes"]["postgres"] = {"pid": server.pid, "started": None}
         for db in (METADATA_DB, WAREHOUSE_DB):
@@ -159,7 +187,7 @@ class Stack:
         if running and seed_dir and reseed:
             # Same port: the running Airflow components have it in their connection.
             log.info("restarting moto S3 to load %s", seed_dir)
-            stop_all([record], timeout=15)
+            stop_all([record], timeout=timeouts.STOP_GRACE)
             port, running = self._port(state, "s3"), False
         if running:
             result["already_running"].append("s3")
@@ -167,10 +195,10 @@ class Stack:
                 log.warning("S3 already running: %s not loaded (use local_stack.s3.upload_tree)", seed_dir)
         else:
             seed = Seed(BUCKET, Path(seed_dir)) if seed_dir else None
-            server = S3Server(port or self._pick_port(state, "s3"), self.logs / "s3.log", seed=seed)
-            log.info("starting moto S3 on %s%s", server.endpoint_url, f" seeded from {seed_dir}" if seed else "")
+            server = S3Server(ANY_PORT, self.logs / "s3.log", seed=seed)
+            log.info("starting moto S3%s", f" seeded from {seed_dir}" if seed else "")
+            state["processes"]["s3"] = self._start_child(server, state, "s3", [port] if port else None).to_json()
             state["ports"]["s3"] = server.port
-            state["processes"]["s3"] = server.start().to_json()
             state["s3_seed"] = str(Path(seed_dir).resolve()) if seed_dir else None
             result["started"].append("s3")
         create_bucket(f"http://127.0.0.1:{self._port(state, 's3')}", BUCKET)
@@ -180,37 +208,91 @@ class Stack:
         if record and is_alive(record):
             result["already_running"].append("smtp")
             return
-        catcher = MailCatcher(self._pick_port(state, "smtp"), self.mail_dir, self.logs / "smtp.log")
-        log.info("starting the SMTP catcher on 127.0.0.1:%d (mail in %s)", catcher.port, self.mail_dir)
+        catcher = MailCatcher(ANY_PORT, self.mail_dir, self.logs / "smtp.log")
+        log.info("starting the SMTP catcher (mail in %s)", self.mail_dir)
+        state["processes"]["smtp"] = self._start_child(catcher, state, "smtp").to_json()
         state["ports"]["smtp"] = catcher.port
-        state["processes"]["smtp"] = catcher.start().to_json()
         result["started"].append("smtp")
+
+    def _start_child(self, server: ChildServer, state: Mapping[str, Any], service: str,
+                     ports: list[int] | None = None) -> ProcessRecord:
+        """server.start() on a socket bound here: the given ports, else service's candidates (0: any)."""
+        env_var = None
+        if ports is None:
+            ports, env_var = self._candidates(state, service)
+        try:
+            record = server.start(ports=ports)
+        except PortTaken as taken:
+            if env_var:
+                raise StackError(f"{env_var}={taken.ports[0]}: port already in use on 127.0.0.1; "
+                                 f"cannot start {server.what} there") from None
+            raise
+        log.info("%s on 127.0.0.1:%d (log %s)", server.what, server.port, server.log_file)
+        return record
 
     def _up_airflow(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
         alive = {name: record for name in airflow.COMPONENTS if (record := self._record(state, name)) and is_alive(record)}
         if alive and "postgres" in result["started"]:
             # Their metadata database went away under them (an outage): a component may be exiting or stuck.
             log.warning("PostgreSQL was started again: restarting Airflow's %s", ", ".join(alive))
-            stop_all(alive.values(), timeout=15)
+            stop_all(alive.values(), timeout=timeouts.AIRFLOW_STOP_GRACE)
         dead = [name for name in airflow.COMPONENTS if not ((r := self._record(state, name)) and is_alive(r))]
         result["already_running"] += [name for name in airflow.COMPONENTS if name not in dead]
-        if dead == list(airflow.COMPONENTS):
-            state["ports"]["airflow"] = self._pick_port(state, "airflow")
-        settings = self._airflow_settings(state)
-        if dead:
-            airflow.ensure_password(settings.passwords_file)
-            env = {**os.environ, **self._environment(state)}
-            log.info("airflow db migrate")
-            airflow.migrate(env, self.logs / "airflow-migrate.log")
-            for name in dead:
-                log.info("starting airflow %s", name)
-                record = airflow.start_component(name, env, self.logs / f"airflow-{name}.log")
-                state["processes"][name] = record.to_json()
-                result["started"].append(name)
-        processes = {name: self._record(state, name) for name in airflow.COMPONENTS}
         logs = {name: self.logs / f"airflow-{name}.log" for name in airflow.COMPONENTS}
+        if dead:
+            airflow.ensure_password(self._airflow_settings(state).passwords_file)
+            log.info("airflow db migrate")
+            airflow.migrate({**os.environ, **self._environment(state)}, self.logs / "airflow-migrate.log")
+            if dead == list(airflow.COMPONENTS):
+                self._start_all_airflow(state, result, logs)
+            else:  # the others run with the recorded api port in their configuration: it stays
+                env = {**os.environ, **self._environment(state)}
+                for name in dead:
+                    self._start_airflow_component(name, env, state, result, logs)
+        settings = self._airflow_settings(state)
+        processes = {name: self._record(state, name) for name in airflow.COMPONENTS}
         log.info("waiting for Airflow at %s to report healthy", settings.url)
         airflow.wait_healthy(settings.url, processes, logs)
+
+    def _start_airflow_component(self, name: str, env: Mapping[str, str], state: dict[str, Any],
+                                 result: dict[str, list[str]], logs: Mapping[str, Path]) -> ProcessRecord:
+        log.info("starting airflow %s", name)
+        record = airflow.start_component(name, env, logs[name])
+        state["processes"][name] = record.to_json()
+        result["started"].append(name)
+        return record
+
+    def _start_all_airflow(self, state: dict[str, Any], result: dict[str, list[str]], logs: Mapping[str, Path]) -> None:
+        """Every component, with the api-server on the first candidate port it can bind.
+
+        The port is chosen just before the api-server starts; if another process took it before the
+        api-server bound it, the four are stopped and started again on the next candidate.
+        """
+        ports, env_var = self._candidates(state, "airflow")
+        tried = []
+        for port in concrete_ports(ports):
+            if port_in_use(port):
+                if env_var:
+                    raise StackError(f"{env_var}={port}: port already in use on 127.0.0.1; cannot start Airflow there")
+                tried.append(port)
+                continue
+            state["ports"]["airflow"] = port
+            env = {**os.environ, **self._environment(state)}
+            since = log_size(logs["api-server"])
+            records = [self._start_airflow_component(name, env, state, result, logs) for name in airflow.COMPONENTS]
+            url = self._airflow_settings(state).url
+            if airflow.wait_answering(url, self._record(state, "api-server"), logs["api-server"]):
+                return
+            if env_var or not bind_failed(logs["api-server"], since):
+                stop_all(records, timeout=timeouts.AIRFLOW_STOP_GRACE)
+                raise StackError(f"airflow api-server exited; log {logs['api-server']}:\n{log_tail(logs['api-server'])}")
+            log.warning("port %d was taken before the api-server could bind it: trying another one", port)
+            stop_all(records, timeout=timeouts.AIRFLOW_STOP_GRACE)
+            for name in airflow.COMPONENTS:
+                state["processes"].pop(name, None)
+                result["started"].remove(name)
+            tried.append(port)
+        raise StackError(f"no free port for the Airflow api-server on 127.0.0.1: tried {', '.join(map(str, tried))}")
 
     # -- API ----------------------------------------------------------------------------------
 
@@ -239,7 +321,8 @@ class Stack:
             # Airflow components together (each may wait for running tasks), then S3 and SMTP.
             for group in (airflow.COMPONENTS, ("s3", "smtp")):
                 records = {name: r for name in group if (r := self._record(state, name))}
-                for (name, record), was_running in zip(records.items(), stop_all(records.values(), timeout=15)):
+                grace = timeouts.AIRFLOW_STOP_GRACE if group == airflow.COMPONENTS else timeouts.STOP_GRACE
+                for (name, record), was_running in zip(records.items(), stop_all(records.values(), timeout=grace)):
                     if was_running:
                         log.info("stopped %s (pid %d)", name, record.pid)
                         stopped.append(name)

@@ -24,7 +24,6 @@ import pytest
 
 from quality_gate import gx_context
 from local_stack.airflow import alert_env
-from local_stack.process import free_port
 from tests.dags.test_sparkify_etl_local import airflow_env, assert_succeeded, run_dag
 
 GATE_DAY = "2018-11-07"  # loaded with every 5th event's method set to 'POST': the events suite allows GET and PUT
@@ -136,8 +135,9 @@ def broken_day(sample_s3, s3_client_for):
     s3.delete_object(Bucket=sample_s3.bucket, Key=day_key(BROKEN_DAY))
 
 
-def test_an_unreachable_channel_is_logged_and_changes_no_run_result(base_env, airflow_home, broken_day, mailbox):
-    closed = webhook(f"http://127.0.0.1:{free_port()}/alerts")
+def test_an_unreachable_channel_is_logged_and_changes_no_run_result(base_env, airflow_home, broken_day, mailbox,
+                                                                     closed_port):
+    closed = webhook(f"http://127.0.0.1:{closed_port}/alerts")
     failed = run_dag(broken_day, {**base_env, **closed}, airflow_home)
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr

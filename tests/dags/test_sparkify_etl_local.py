@@ -27,6 +27,7 @@ import pytest
 from helpers.tables import TABLES as TABLE_SPECS
 from helpers.tables import Role
 
+from local_stack import timeouts
 from local_stack.airflow import alert_env, connection_env
 from local_stack.s3 import REGION
 
@@ -43,10 +44,11 @@ def run_dag(day: str, env: dict[str, str], airflow_home: Path, *options: str, da
     airflow_home.mkdir(parents=True, exist_ok=True)
     process_env = {**env, "AIRFLOW_HOME": str(airflow_home)}
     if not (airflow_home / "airflow.db").exists():
-        subprocess.run([AIRFLOW, "db", "migrate"], env=process_env, capture_output=True, check=True, timeout=300)
+        subprocess.run([AIRFLOW, "db", "migrate"], env=process_env, capture_output=True, check=True,
+                       timeout=timeouts.AIRFLOW_MIGRATE)
     return subprocess.run(
         [AIRFLOW, "dags", "test", dag_id, day, *options], env=process_env, capture_output=True, text=True,
-        timeout=900,
+        timeout=timeouts.DAG_TEST,
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import cli
+from local_stack import cli, timeouts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,14 +77,14 @@ def demo_env(private_stack):
 def demo(env, *arguments):
     return subprocess.run(
         [sys.executable, "-m", "local_stack.cli", "demo", *arguments], cwd=REPO, env=env, capture_output=True,
-        text=True, timeout=1200,
+        text=True, timeout=timeouts.STACK_UP,
     )
 
 
 def stack_api(env) -> cli.AirflowApi:
     """A REST client for the stack env runs, as its admin."""
     status = json.loads(subprocess.run([sys.executable, "-m", "local_stack.cli", "status", "--json"], cwd=REPO, env=env,
-                                       capture_output=True, text=True, timeout=60).stdout)["airflow"]
+                                       capture_output=True, text=True, timeout=timeouts.STACK_STATUS).stdout)["airflow"]
     return cli.AirflowApi(status["url"], status["user"], status["password"])
 
 
@@ -149,7 +149,7 @@ def test_demo_corrupt_day_fails_the_gate_and_its_alert_arrives_through_the_dag_p
                      r"time [1-9]\d*\)", result.stdout), result.stdout
     assert re.search(r"Its rows are kept in audit area audit_20181102_[0-9a-f]{8}: psql ", result.stdout)
     shown = subprocess.run([sys.executable, "-m", "local_stack.cli", "alerts", "--show", "1"], cwd=REPO, env=demo_env,
-                           capture_output=True, text=True, timeout=60)
+                           capture_output=True, text=True, timeout=timeouts.STACK_STATUS)
     assert "Subject: [sparkify] sparkify_etl FAILED for 2018-11-02: validate.validate_staging_events" in shown.stdout
     assert "staging_events: expect_column_values_to_be_in_set (column method):" in shown.stdout and "'POST'" in shown.stdout
 
@@ -160,7 +160,7 @@ def test_rerun_runs_again_a_day_that_already_ran_with_the_runs_params(demo_env):
     stack_api(demo_env)._request("PATCH", f"/api/v2/dags/sparkify_etl/dagRuns/{cli.urllib.parse.quote(run_id, safe='')}",
                                  {"note": "checked by ops"})
     result = subprocess.run([sys.executable, "-m", "local_stack.cli", "rerun", "2018-11-01", "--max-rejects", "5"],
-                            cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=900)
+                            cwd=REPO, env=demo_env, capture_output=True, text=True, timeout=timeouts.STACK_UP)
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'Running sparkify_etl again for 2018-11-01 to 2018-11-01 through the scheduler with {"max_rejects": 5}' \
         in result.stdout

@@ -6,7 +6,7 @@ import json
 import smtplib
 from email.message import EmailMessage
 
-from local_stack import cli
+from local_stack import cli, timeouts
 from local_stack.mail import Mailbox
 
 
@@ -14,7 +14,7 @@ def send(catcher, subject: str, html: str | None = None) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "sparkify-alerts@localhost", "oncall@sparkify.test", subject
     message.set_content(html or f"body of {subject}", subtype="html" if html else "plain")
-    with smtplib.SMTP(catcher.host, catcher.port, timeout=10) as smtp:
+    with smtplib.SMTP(catcher.host, catcher.port, timeout=timeouts.SMTP_SEND) as smtp:
         smtp.send_message(message)
 
 

@@ -1,5 +1,7 @@
 """PostgresServer: initdb on first start, restart keeps data, idempotent databases, clear errors."""
 
+import itertools
+import socket
 from pathlib import Path
 
 import psycopg2
@@ -7,7 +9,7 @@ import pytest
 
 from local_stack import postgres
 from local_stack.postgres import PostgresServer, run_sql_file
-from local_stack.process import StackError, free_port, pid_alive
+from local_stack.process import ANY_PORT, StackError, any_free_ports, pid_alive
 
 CREATE_TABLES = Path(__file__).resolve().parents[2] / "create_tables.sql"
 
@@ -20,7 +22,7 @@ def count_rows(uri, table):
 
 def test_start_stop_restart_keeps_data(server_tmp_factory, tmp_path):
     base = server_tmp_factory("pg-unit")
-    server = PostgresServer(base / "pgdata", free_port(), base / "pg.log")
+    server = PostgresServer(base / "pgdata", ANY_PORT, base / "pg.log")
     assert not server.is_running()
     server.start()
     try:
@@ -70,3 +72,28 @@ def test_warehouse_fixture_has_the_schema_and_is_fresh(warehouse, postgres_serve
     assert warehouse.startswith(f"postgresql://postgres@127.0.0.1:{postgres_server.port}/test_")
     if CREATE_TABLES.exists():
         assert count_rows(warehouse, "staging_events") == 0
+
+
+def test_a_port_taken_between_the_choice_and_the_bind_is_skipped(server_tmp_factory):
+    base = server_tmp_factory("pg-race")
+    with socket.socket() as squatter:  # bound, not listening: free to a probe, taken to PostgreSQL's bind
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        server = PostgresServer(base / "pgdata", ANY_PORT, base / "pg.log")
+        server.start(ports=itertools.chain([taken], any_free_ports()))
+        try:
+            assert server.port != taken
+            assert psycopg2.connect(server.uri()).close() is None
+            assert "Address already in use" in (base / "pg.log").read_text()
+        finally:
+            server.stop()
+
+
+def test_a_named_port_taken_at_the_bind_fails_with_the_server_log(server_tmp_factory):
+    base = server_tmp_factory("pg-named")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        server = PostgresServer(base / "pgdata", squatter.getsockname()[1], base / "pg.log")
+        with pytest.raises(StackError, match="(?s)pg_ctl failed.*Address already in use"):
+            server.start()
+    assert not server.is_running()

@@ -1,14 +1,21 @@
 """Detached processes: a stop reaches the whole session and never a reused pid."""
 
+import os
 import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from local_stack import timeouts
 from local_stack.process import (
-    ProcessRecord, StackError, is_alive, pick_port, session_members, spawn, start_time, stop, wait_until,
+    LOG_TAIL_LINES, ChildServer, PortTaken, ProcessRecord, StackError, StackTimeout, bind_failed, is_alive,
+    listen_socket, log_size, port_in_use, session_members, spawn, start_time, stop, wait_until,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A parent that starts a child in its own process group (as executors do), then both sleep.
 TREE = (
@@ -20,7 +27,7 @@ TREE = (
 
 def test_stop_ends_the_whole_session_including_children_in_other_groups(tmp_path):
     record = spawn([sys.executable, "-c", TREE], tmp_path / "tree.log")
-    wait_until(lambda: len(session_members(record.pid)) == 2, 10, "the child to start")
+    wait_until(lambda: len(session_members(record.pid)) == 2, timeouts.CHILD_START, "the child to start")
     assert is_alive(record)
     assert stop(record, timeout=5)
     assert session_members(record.pid) == []
@@ -37,20 +44,86 @@ def test_a_record_whose_pid_was_reused_is_neither_alive_nor_stopped(tmp_path):
     assert stop(record)
 
 
-def test_pick_port_skips_a_taken_default_but_refuses_a_taken_explicit_port(monkeypatch):
+def test_listen_socket_holds_the_first_port_it_can_bind_and_names_a_taken_one():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.delenv("SPARKIFY_TEST_PORT", raising=False)
-        assert pick_port(port, "SPARKIFY_TEST_PORT") > port
-        monkeypatch.setenv("SPARKIFY_TEST_PORT", str(port))
-        with pytest.raises(StackError, match=f"SPARKIFY_TEST_PORT={port}: port already in use"):
-            pick_port(port, "SPARKIFY_TEST_PORT")
+        with listen_socket("127.0.0.1", [port, 0], "the probe") as held:
+            assert held.getsockname()[1] not in (port, 0)
+            # held from the bind on: another process can neither bind it nor find it free
+            assert port_in_use(held.getsockname()[1])
+        with pytest.raises(PortTaken, match=f"port {port} on 127.0.0.1 is already in use; cannot start the probe there"):
+            listen_socket("127.0.0.1", [port], "the probe")
+
+
+def test_a_port_bound_but_not_listening_is_free_to_a_probe_yet_taken_to_a_bind():
+    # The race a server that binds its own port loses: free when checked, taken when bound.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        port = squatter.getsockname()[1]
+        assert not port_in_use(port)
+        with pytest.raises(PortTaken):
+            listen_socket("127.0.0.1", [port])
+
+
+def test_bind_failed_reads_only_what_the_log_got_since_the_start(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text("LOG:  could not bind IPv4 address \"127.0.0.1\": Address already in use\n")
+    since = log_size(log)
+    assert bind_failed(log) and not bind_failed(log, since)
+    with log.open("a") as more:
+        more.write("ERROR: [Errno 98] error while attempting to bind on address ('127.0.0.1', 8080): address already in use\n")
+    assert bind_failed(log, since)
+    assert not bind_failed(tmp_path / "missing.log")
 
 
 def test_wait_until_names_what_timed_out():
     began = time.monotonic()
     with pytest.raises(StackError, match="waiting for the moon"):
         wait_until(lambda: False, 0.3, "the moon", interval=0.05)
-    assert time.monotonic() - began < 2
+    assert time.monotonic() - began < 5
+
+
+def test_a_timeout_shows_the_tail_of_the_log_of_what_it_waited_for(tmp_path):
+    log = tmp_path / "moon.log"
+    log.write_text("".join(f"line {n}\n" for n in range(1, 101)))
+    with pytest.raises(StackTimeout) as caught:
+        wait_until(lambda: False, 0.2, "the moon to rise", interval=0.05, logs=[log, tmp_path / "absent.log"])
+    message = str(caught.value)
+    assert message.startswith("timed out after 0s waiting for the moon to rise\n")
+    assert f"--- last {LOG_TAIL_LINES} lines of {log} ---\n" + "\n".join(f"line {n}" for n in range(61, 101)) in message
+    assert "line 60\n" not in message
+    assert f"(no log at {tmp_path / 'absent.log'})" in message
+    assert caught.value.what == "the moon to rise" and caught.value.logs == [log, tmp_path / "absent.log"]
+
+
+def test_a_child_server_that_never_answers_times_out_naming_it_with_its_log(tmp_path):
+    class Silent(ChildServer):
+        what = "the silent server"
+
+        def command(self, fd=None):
+            return [sys.executable, "-c", "import time; print('starting up, slowly', flush=True); time.sleep(300)"]
+
+        def answers(self):
+            return False
+
+    server = Silent(0, tmp_path / "silent.log")
+    with pytest.raises(StackTimeout) as caught:
+        server.start(timeout=1)
+    message = str(caught.value)
+    assert message.startswith(f"timed out after 1s waiting for the silent server to answer on 127.0.0.1:{server.port}")
+    assert "starting up, slowly" in message
+    assert not port_in_use(server.port)  # stopped, and its socket went with it
+
+
+def test_timeouts_scale_with_one_variable():
+    def timeout(scale):
+        env = {**os.environ, "SPARKIFY_TIMEOUT_SCALE": scale}
+        return subprocess.run([sys.executable, "-c", "from local_stack import timeouts; print(timeouts.SERVER_START)"],
+                              env=env, capture_output=True, text=True, cwd=REPO)
+
+    base = float(timeout("1").stdout)
+    assert float(timeout("2.5").stdout) == 2.5 * base
+    refused = timeout("fast")
+    assert refused.returncode != 0 and "SPARKIFY_TIMEOUT_SCALE='fast': expected a positive number" in refused.stderr

@@ -2,7 +2,7 @@
 
 import pytest
 
-from local_stack.process import free_port, session_members
+from local_stack.process import ANY_PORT, session_members
 from local_stack.s3 import S3Server, Seed, client, create_bucket, upload_tree
 
 
@@ -47,7 +47,7 @@ def test_create_bucket_is_idempotent(s3_server, s3_bucket):
 
 def test_seeded_server_starts_with_the_tree_and_stop_leaves_nothing(tmp_path):
     expected = make_tree(tmp_path / "tree")
-    server = S3Server(free_port(), tmp_path / "s3.log", seed=Seed("seeded", tmp_path / "tree"))
+    server = S3Server(ANY_PORT, tmp_path / "s3.log", seed=Seed("seeded", tmp_path / "tree"))
     record = server.start()
     try:
         assert server.is_running() and server.answers()

@@ -3,7 +3,9 @@
 import json
 import shutil
 import smtplib
+import socket
 import subprocess
+import sys
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,7 +14,11 @@ import psycopg2
 import pytest
 
 from local_stack.mail import Mailbox
-from local_stack.process import free_port, pid_alive, session_members
+from local_stack import stack as stack_module
+from local_stack import timeouts
+from local_stack.process import (
+    ProcessRecord, StackError, pid_alive, port_in_use, session_members, spawn, stop_all,
+)
 from local_stack.s3 import client
 from local_stack.stack import Stack, shell_quote
 
@@ -30,7 +36,7 @@ def test_shell_quote_round_trips_through_bash():
 
 @pytest.fixture(scope="module")
 def stack(server_tmp_factory, tmp_path_factory):
-    """A stack over a copy of the repo's schema with an empty dags/ (no DAG runs during the test)."""
+    """A stack over a copy of the repo's schema with an empty dags/ (no DAG runs during the test), on any free ports."""
     root = server_tmp_factory("stack")
     for folder in ("dags", "plugins"):
         (root / folder).mkdir()
@@ -38,7 +44,7 @@ def stack(server_tmp_factory, tmp_path_factory):
         shutil.copy(REPO / "create_tables.sql", root)
     with pytest.MonkeyPatch.context() as mp:
         for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT", "SPARKIFY_AIRFLOW_PORT"):
-            mp.setenv(var, str(free_port()))
+            mp.setenv(var, "0")
         stack = Stack(repo=root)
         first = stack.up()
         yield stack, first
@@ -86,7 +92,7 @@ def test_mail_sent_to_the_alert_connection_lands_in_the_mail_folder(stack):
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = smtp["extra"]["from_email"], env["AIRFLOW_VAR_SPARKIFY_ALERT_EMAILS"], "probe"
     message.set_content("hello")
-    with smtplib.SMTP(smtp["host"], smtp["port"], timeout=10) as server:
+    with smtplib.SMTP(smtp["host"], smtp["port"], timeout=timeouts.SMTP_SEND) as server:
         server.send_message(message)
     (mail,) = Mailbox(stack.mail_dir).messages()
     assert mail.subject == "probe" and mail.text().strip() == "hello"
@@ -99,7 +105,7 @@ def test_admin_can_log_in_with_the_generated_password(stack):
         f"{airflow['url']}/auth/token", method="POST", headers={"Content-Type": "application/json"},
         data=json.dumps({"username": "admin", "password": airflow["password"]}).encode(),
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeouts.AIRFLOW_REQUEST) as response:
         assert json.load(response)["access_token"]
 
 
@@ -116,8 +122,6 @@ def test_env_output_evals_in_bash_and_points_at_the_stack(stack):
 
 
 def test_up_after_s3_died_loads_again_what_it_served(stack, tmp_path):
-    from local_stack.process import ProcessRecord, stop_all
-
     stack, first = stack
     for folder in ("log_data", "song_data"):
         (tmp_path / folder).mkdir()
@@ -126,7 +130,7 @@ def test_up_after_s3_died_loads_again_what_it_served(stack, tmp_path):
     stack.up(seed_dir=tmp_path, reseed=True)
     endpoint = json.loads(stack.environment()["AIRFLOW_CONN_AWS_CREDENTIALS"])["extra"]["endpoint_url"]
     bucket = stack.environment()["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"]
-    stop_all([ProcessRecord.from_json(json.loads(stack.state_file.read_text())["processes"]["s3"])], timeout=15)
+    stop_all([ProcessRecord.from_json(json.loads(stack.state_file.read_text())["processes"]["s3"])])
     again = stack.up()
     assert again["started"] == ["s3"]
     assert client(endpoint).get_object(Bucket=bucket, Key="log_data/day-events.json")["Body"].read() == b'{"ts": 1}\n'
@@ -160,3 +164,74 @@ def test_down_stops_everything_it_started_and_nothing_is_left(stack):
     assert not status["postgres"]["running"] and not status["s3"]["running"] and not status["smtp"]["running"]
     assert not any(c["running"] for c in status["airflow"]["components"].values())
     assert stack.down() == {"stopped": []}
+
+
+# --- ports: chosen as the server starts, never ahead of it ------------------------------------------
+
+# Stands in for `airflow <component>`: the api-server serves a health report on $AIRFLOW__API__PORT,
+# or says as uvicorn does that the port is taken; the others idle.
+FAKE_COMPONENT = """
+import http.server, json, os, sys, time
+if sys.argv[1] != "api-server":
+    time.sleep(300)
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"metadatabase": {"status": "healthy"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+try:
+    server = http.server.HTTPServer(("127.0.0.1", int(os.environ["AIRFLOW__API__PORT"])), Health)
+except OSError as error:
+    print(f"ERROR: [Errno {error.errno}] error while attempting to bind on address: {error.strerror.lower()}")
+    sys.exit(1)
+server.serve_forever()
+"""
+
+
+@pytest.fixture
+def bare_stack(tmp_path):
+    """A Stack in tmp_path that nothing was started for; whatever a test starts is stopped after it."""
+    bare = Stack(repo=tmp_path, state_dir=tmp_path / "state")
+    state = {"ports": {}, "processes": {}}
+    yield bare, state
+    stop_all(ProcessRecord.from_json(record) for record in state["processes"].values())
+
+
+def test_the_api_server_moves_to_another_port_when_its_own_was_taken_before_it_bound_it(bare_stack, monkeypatch):
+    stack, state = bare_stack
+    monkeypatch.setattr(stack_module.airflow, "start_component", lambda name, env, log_file: spawn(
+        [sys.executable, "-c", FAKE_COMPONENT, name], log_file, env=env))
+    with socket.socket() as squatter:  # free to a probe, taken to a bind: what another process does meanwhile
+        squatter.bind(("127.0.0.1", 0))
+        taken = squatter.getsockname()[1]
+        state["ports"]["airflow"] = taken  # recorded, so tried first
+        monkeypatch.setenv("SPARKIFY_AIRFLOW_PORT", "0")
+        result = {"started": [], "already_running": []}
+        logs = {name: stack.logs / f"airflow-{name}.log" for name in ("scheduler", "triggerer", "dag-processor", "api-server")}
+        stack._start_all_airflow(state, result, logs)
+    port = state["ports"]["airflow"]
+    assert port != taken and port_in_use(port)
+    assert sorted(result["started"]) == sorted(logs) and set(state["processes"]) == set(logs)
+    assert "address already in use" in logs["api-server"].read_text()
+    assert stack._environment(state)["AIRFLOW__API__PORT"] == str(port)
+
+
+def test_a_service_takes_the_port_its_variable_names_or_fails_naming_the_variable(bare_stack, monkeypatch):
+    stack, state = bare_stack
+    result = {"started": [], "already_running": []}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("SPARKIFY_SMTP_PORT", str(port))
+        with pytest.raises(StackError, match=f"SPARKIFY_SMTP_PORT={port}: port already in use on 127.0.0.1; "
+                                             "cannot start the SMTP catcher there"):
+            stack._up_smtp(state, result)
+    monkeypatch.setenv("SPARKIFY_SMTP_PORT", "0")  # any free port
+    stack._up_smtp(state, result)
+    assert result["started"] == ["smtp"] and port_in_use(state["ports"]["smtp"])
+    monkeypatch.setenv("SPARKIFY_SMTP_PORT", "smtp")
+    with pytest.raises(StackError, match="SPARKIFY_SMTP_PORT='smtp': expected a TCP port"):
+        stack._candidates(state, "smtp")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from local_stack import timeouts
 from tests.ui.ui_helpers import DAG_ID, UiStack, sign_in
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,9 +29,9 @@ DATA_START = "2018-11-01"
 DATA_DAYS = 6
 VIEWPORT = {"width": 1600, "height": 1000}
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-# Page loads and assertions wait up to 30 s (Playwright's default for expect is 5 s): the machine is
-# busy while runs execute. Waits for runs to finish set their own, longer timeouts.
-UI_TIMEOUT_MS = 30_000
+# Page loads and assertions wait up to timeouts.UI_STEP (Playwright's default for expect is 5 s): the
+# machine is busy while runs execute. Waits for runs to finish set their own, longer timeouts.
+UI_TIMEOUT_MS = int(timeouts.UI_STEP * 1000)
 expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
@@ -47,15 +48,15 @@ def ui_stack(private_stack, server_tmp_factory) -> Iterator[UiStack]:
     data = server_tmp_factory("ui") / "data"
     generate(data, events=600, songs=150, start=DATA_START, days=DATA_DAYS, progress=False)
     with private_stack("ui") as env:
-        up = _cli(env, "up", "--data", str(data), timeout=600)
+        up = _cli(env, "up", "--data", str(data), timeout=timeouts.STACK_UP)
         if up.returncode != 0:
             pytest.fail(f"`sparkify up` failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
-        status = json.loads(_cli(env, "status", "--json", timeout=60).stdout)
+        status = json.loads(_cli(env, "status", "--json", timeout=timeouts.STACK_STATUS).stdout)
         airflow = status["airflow"]
         stack = UiStack(url=airflow["url"], user=airflow["user"], password=airflow["password"],
                         warehouse_uri=status["postgres"]["uri"], s3=status["s3"], data=data, env=env)
         # Until the dag-processor has parsed the DAG (and it is unpaused), the UI has nothing to show.
-        stack.api().wait_for_dag(DAG_ID)
+        stack.api().wait_for_dag(DAG_ID, timeout=timeouts.AIRFLOW_DAG_PARSED)
         yield stack
 
 

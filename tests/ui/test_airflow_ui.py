@@ -20,6 +20,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from local_stack import timeouts
 from tests.ui.ui_helpers import DAG_ID, badge_text, logical_day_in_header, open_trigger_dialog, set_datetime
 
 TRIGGERED_DAY = "2018-11-03"
@@ -32,8 +33,8 @@ TASK_GROUPS = {
 }
 TOP_LEVEL_TASKS = ("open_audit_area", "publish")
 # A run takes ~40 s on 2 cores (the seven GX validations dominate); leave room for a busy machine.
-RUN_TIMEOUT_MS = 300_000
-BACKFILL_TIMEOUT_MS = 480_000
+RUN_TIMEOUT_MS = int(timeouts.UI_DAG_RUN * 1000)
+BACKFILL_TIMEOUT_MS = int(timeouts.UI_BACKFILL * 1000)
 FINISHED = re.compile(r"^(Success|Failed)$")
 
 
@@ -148,7 +149,7 @@ def test_backfill_dialog_runs_three_days_and_all_three_runs_succeed(page, ui_sta
     page.get_by_role("link", name="Runs", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/dags/{DAG_ID}/runs$"))
     backfill_rows = page.get_by_role("row").filter(has=page.get_by_role("cell", name="Backfill", exact=True))
-    expect(backfill_rows).to_have_count(3, timeout=60_000)
+    expect(backfill_rows).to_have_count(3, timeout=int(timeouts.UI_BACKFILL_LISTED * 1000))
     run_ids = [row.get_by_role("link").first.inner_text().strip() for row in backfill_rows.all()]
     states = backfill_rows.get_by_test_id("state-badge")
     expect(states).to_have_text([FINISHED] * 3, timeout=BACKFILL_TIMEOUT_MS)
@@ -168,7 +169,7 @@ def test_backfill_dialog_runs_three_days_and_all_three_runs_succeed(page, ui_sta
     assert sorted(days) == BACKFILL_DAYS
 
     # The backfill itself completes: its banner goes, the Backfills tab shows it finished.
-    expect(page.get_by_text("Backfill in progress")).to_be_hidden(timeout=120_000)
+    expect(page.get_by_text("Backfill in progress")).to_be_hidden(timeout=int(timeouts.UI_BACKFILL_DONE * 1000))
     page.get_by_role("link", name="Backfills", exact=True).click()
     row = page.get_by_role("row").filter(has_text=f"{first} 00:00:00").filter(has_text=f"{last} 00:00:00")
     expect(row).to_have_count(1)

@@ -16,13 +16,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from quality_gate import gx_context
-from local_stack import cli
+from local_stack import cli, timeouts
 from tests.ui.ui_helpers import DAG_ID, UiStack
 
 CORRUPT_DAY = "2018-11-02"
 GOOD_DAY = "2018-11-01"
 FAILED_TASK = "validate.validate_staging_events"
-RUN_TIMEOUT_MS = 600_000
+RUN_TIMEOUT_MS = int(timeouts.UI_DAG_RUN * 1000)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from quality_gate import gx_context
 from helpers.audit_area import AUDIT_AREA
 from operators.gx_validate import DataDocsLink, GXValidateTableOperator, _warehouse_url
 
-from local_stack import sql_pipeline
+from local_stack import sql_pipeline, timeouts
 
 REPO = Path(__file__).resolve().parents[3]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
@@ -229,8 +229,8 @@ def test_in_a_dag_run_the_failed_gate_fails_once_and_the_next_task_is_upstream_f
     (dags / "gx_gate.py").write_text(GATE_DAG.replace("GX_DIR", repr(str(gx_dir))))
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True, timeout=300)
-    result = subprocess.run([AIRFLOW, "dags", "test", "gx_gate", DAY], env=env, capture_output=True, text=True, timeout=300)
+    subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, check=True, timeout=timeouts.AIRFLOW_MIGRATE)
+    result = subprocess.run([AIRFLOW, "dags", "test", "gx_gate", DAY], env=env, capture_output=True, text=True, timeout=timeouts.DAG_TEST)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     assert f"Table songplays: suite 'songplays' failed 1 of {songplays_expectations()} expectation(s)" in output
