@@ -52,9 +52,11 @@ SERVICE_LOGS: dict[str, list[Path]] = {}
 
 def pytest_addoption(parser):
     group = parser.getgroup("sparkify", "sparkify: the local stack's tests")
-    group.addoption("--under-load", nargs="?", const="stack", choices=("cpu", "stack"), default=None,
-                    help="run the session on a busy machine: CPU hogs on every core and (unless =cpu) a second "
-                    "local stack backfilling beside it; all stopped at the end (tests/under_load.py)")
+    group.addoption("--under-load", action="store_const", const="stack", dest="under_load", default=None,
+                    help="run the session on a busy machine: CPU hogs on every core and a second local stack "
+                    "backfilling beside it; all stopped at the end (tests/under_load.py)")
+    group.addoption("--under-load-cpu", action="store_const", const="cpu", dest="under_load",
+                    help="as --under-load, without the second stack")
     group.addoption("--load-hogs", type=int, default=None, metavar="N",
                     help=f"CPU hogs with --under-load (default: two per core, here {default_hogs()})")
 

@@ -1,7 +1,7 @@
 """`pytest --under-load`: the test session on a busy machine, on purpose.
 
 For the whole session: CPU hogs (busy Python loops, two per core unless `--load-hogs N`) and, unless
-`--under-load=cpu`, a second local stack of its own (a temp state dir, any free ports) that runs
+`--under-load-cpu`, a second local stack of its own (a temp state dir, any free ports) that runs
 `sparkify demo` on generated days and then `sparkify rerun` over them again and again: a scheduler,
 LocalExecutor workers, PostgreSQL and moto busy beside the session's own servers, as when another
 clone's stack runs a backfill. It runs from a copy of the working tree (another clone, in effect:
