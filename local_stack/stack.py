@@ -45,6 +45,11 @@ PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_POR
 ALERT_RECIPIENTS = "data-team@sparkify.local"
 
 
+def any_free_ports_env() -> dict[str, str]:
+    """The environment variables that give a whole stack any free ports (each of PORTS' variables = 0)."""
+    return {env_var: str(ANY_PORT) for _, env_var in PORTS.values()}
+
+
 def _env_port(env_var: str) -> int | None:
     """The port $env_var names (0: any free port), None when it is unset or empty."""
     value = os.environ.get(env_var, "").strip()

@@ -36,12 +36,12 @@ from local_stack.mail import MailCatcher, Mailbox
 from local_stack.postgres import PostgresServer, run_sql_file
 from local_stack.process import ANY_PORT, LOG_TAIL_LINES, StackTimeout, log_tail
 from local_stack.s3 import REGION, S3Server, Seed, client, create_bucket
+from local_stack.stack import any_free_ports_env
 from tests.under_load import Load, default_hogs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/sparkify"
 CREATE_TABLES = REPO / "create_tables.sql"
-STACK_PORT_VARS = ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT", "SPARKIFY_AIRFLOW_PORT")
 
 # fixture name -> the log files (or folders of *.log) of the servers it started, for timeout reports
 SERVICE_LOGS: dict[str, list[Path]] = {}
@@ -174,7 +174,7 @@ def private_stack(server_tmp_factory) -> Callable[[str], AbstractContextManager[
     @contextmanager
     def stack_env(name: str) -> Iterator[dict[str, str]]:
         state_dir = server_tmp_factory(name) / "state"
-        env = {**os.environ, "SPARKIFY_STATE_DIR": str(state_dir), **{var: str(ANY_PORT) for var in STACK_PORT_VARS}}
+        env = {**os.environ, "SPARKIFY_STATE_DIR": str(state_dir), **any_free_ports_env()}
         SERVICE_LOGS["private_stack"] = [state_dir / "logs"]  # the latest private stack's logs
         try:
             yield env

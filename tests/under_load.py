@@ -26,6 +26,7 @@ from pathlib import Path
 
 from local_stack import timeouts
 from local_stack.process import ProcessRecord, spawn, stop_all
+from local_stack.stack import any_free_ports_env
 
 REPO = Path(__file__).resolve().parents[1]
 HOG = "while True: pass"
@@ -73,8 +74,7 @@ class Load:
     @property
     def stack_env(self) -> dict[str, str]:
         return {**os.environ, "PYTHON": sys.executable, "SPARKIFY_STATE_DIR": str(self.folder / "state"),
-                **{var: "0" for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT",
-                                        "SPARKIFY_AIRFLOW_PORT")}}
+                **any_free_ports_env()}
 
     @property
     def clone(self) -> Path:
