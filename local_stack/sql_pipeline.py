@@ -26,7 +26,7 @@ from helpers.audit_area import (
     published,
     relations_sql,
 )
-from helpers.db import Dialect, Statement, Step, TimeSlice, quote_column
+from helpers.db import Dialect, Statement, Step, TimeSlice, quote_table
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
 from quality_gate import history
@@ -100,11 +100,10 @@ def stage_files(cursor: Any, area: str, table: str, paths: Iterable[Path], jsonp
     columns = json_copy.table_columns(cursor, PUBLISHED_SCHEMA, table)
     builder = json_copy.RowBuilder(columns, jsonpaths, json_copy.CopyOptions(timeformat=timeformat))
     staged = 0
-    with cursor.copy(f'COPY "{area}"."{table}" ({", ".join(quote_column(c.name) for c in columns)}) FROM STDIN') as copy:
+    with json_copy.copy_into(cursor, quote_table(f"{area}.{table}"), builder) as copy:
         for path in paths:
-            lines = path.read_bytes().splitlines(keepends=True)
-            for line_no, document in json_copy.iter_documents(lines, str(path)):
-                copy.write_row(builder.build(document, str(path), line_no))
+            for _, row in json_copy.iter_rows(path.read_bytes().splitlines(), str(path), builder):
+                copy.write_row(row)
                 staged += 1
     spec = table_spec(table)
     counts = rejects.load_metrics(read=staged, staged=staged, rejected=0, duplicates=0, limit=spec.rejects)

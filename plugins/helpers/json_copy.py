@@ -6,6 +6,12 @@ TIMEFORMAT, numbers loaded into strings), so this module does it, following the 
 JSON format" documentation. The rows it builds are written with psycopg's ``COPY ... FROM STDIN``,
 so the local stack stages the same rows Redshift would, one document at a time.
 
+Two paths build a row, with the same result. Most lines take the typed one: msgspec decodes the line
+straight into the columns' types and checks lengths, ranges and patterns in C, and the rows go to
+PostgreSQL as binary COPY. A line it does not take (a number for a text column, a string for an integer,
+nested JSONPaths, an object over several lines, any error) goes the general way: decoded to a dict and
+converted column by column, which also says what is wrong with a bad record.
+
 Every error names the S3 object, the line and the column, so a bad file is found without guessing.
 """
 
@@ -15,17 +21,28 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+from helpers.db import quote_column
 
 _EPOCH = datetime(1970, 1, 1)
 _TEXT_TYPES = {"character varying", "character", "text"}
 _INT_TYPES = {"smallint", "integer", "bigint"}
 _FLOAT_TYPES = {"double precision", "real", "numeric"}
 _TIMESTAMP_TYPES = {"timestamp without time zone", "timestamp with time zone"}
+_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+# Binary COPY sends each value in its column's own format; these are the types whose Python values
+# (from either path) psycopg writes exactly as the text COPY would load them. Others go as text.
+_BINARY_TYPES = {
+    "character varying": "varchar", "text": "text", "smallint": "int2", "integer": "int4", "bigint": "int8",
+    "double precision": "float8", "timestamp without time zone": "timestamp", "date": "date", "boolean": "bool",
+}
+_EPOCH_UNITS = {"epochmillisecs": timedelta(milliseconds=1), "epochsecs": timedelta(seconds=1)}
 TIME_FORMATS = ("auto", "epochmillisecs", "epochsecs")
 # Redshift COPY options this module applies; any other option has no local equivalent.
 SUPPORTED_OPTIONS = ("BLANKSASNULL", "EMPTYASNULL", "TRUNCATECOLUMNS", "GZIP")
@@ -219,6 +236,32 @@ def iter_documents(
     starts on; reading goes on from the next line. A UTF-8 byte order mark opening the object is
     skipped (RFC 8259 lets parsers ignore it; editors on Windows write it).
     """
+    return _documents(lines, source, reject, None)
+
+
+def iter_rows(
+    lines: Iterable[bytes], source: str, builder: RowBuilder, reject: Callable[[Reject], None] = _raise
+) -> Iterator[tuple[int, tuple | list]]:
+    """Yield ``(line number, row)`` for each record of ``lines`` that ``builder``'s table can load; pass
+    each other record to ``reject`` (by default: raise ``RejectedRecord``) and go on with the next.
+
+    The rows are those ``builder.build`` makes of each document of ``iter_documents(lines)``; a line
+    that is one object is decoded by the typed path when it can be."""
+    for line_no, value in _documents(lines, source, reject, builder.decode_line):
+        if type(value) is dict:  # a document the typed path did not take
+            try:
+                value = builder.build(value, source, line_no)
+            except RejectedRecord as rejected:
+                reject(rejected.reject)
+                continue
+        yield line_no, value
+
+
+def _documents(
+    lines: Iterable[bytes], source: str, reject: Callable[[Reject], None],
+    decode_line: Callable[[bytes], tuple | list | None] | None,
+) -> Iterator[tuple[int, Any]]:
+    """``iter_documents``; with ``decode_line``, a line it turns into a row yields the row instead."""
     decode = msgspec.json.Decoder().decode
     pending: list[tuple[int, str]] = []  # the lines of a document spread over several
     again: list[tuple[int, bytes]] = []  # lines to read again after a rejected start, last first
@@ -241,6 +284,9 @@ def iter_documents(
         if not pending:
             stripped = line.strip()
             if not stripped:
+                continue
+            if decode_line is not None and (row := decode_line(stripped)) is not None:
+                yield line_no, row
                 continue
             try:
                 value = decode(stripped)
@@ -344,10 +390,20 @@ class RowBuilder:
         unknown = set(patterns) - {column.name for column in columns}
         if unknown:
             raise JsonCopyError(f"Patterns for columns the table does not have: {', '.join(sorted(unknown))}.")
+        converters = [_matching(_converter(column, options), *patterns[column.name]) if column.name in patterns
+                      else _converter(column, options) for column in columns]
         self.columns = columns
-        self._fields = [_field(getter, _matching(_converter(column, options), *patterns[column.name])
-                               if column.name in patterns else _converter(column, options), column.nullable)
-                        for column, getter in zip(columns, getters)]
+        self._fields = [_field(getter, convert, column.nullable)
+                        for column, getter, convert in zip(columns, getters, converters)]
+        keys = None if ignore_case else _top_level_keys(columns, jsonpaths)
+        self.decode_line: Callable[[bytes], tuple | list | None] | None = (
+            _typed_decoder(columns, keys, options, patterns, converters) if keys else None)
+        """The typed path: a line -> its row, or None for a line to take the general way (None: no
+        typed path for these JSONPaths)."""
+        self.copy_types: list[str] | None = (
+            [_BINARY_TYPES[column.data_type] for column in columns]
+            if all(column.data_type in _BINARY_TYPES for column in columns) else None)
+        """The binary COPY types of the columns, or None when some column's rows go as text."""
 
     def build(self, document: dict, source: str, line_no: int) -> tuple:
         try:
@@ -365,6 +421,103 @@ class RowBuilder:
                     source, line_no, column.name, f"cannot load {_preview(_field_value(document, field))}: {error}",
                     _raw(json.dumps(document, ensure_ascii=False)), column.data_type,
                 )) from None
+
+
+@contextmanager
+def copy_into(cursor: Any, table: str, builder: RowBuilder) -> Iterator[Any]:
+    """psycopg's ``COPY table (builder's columns) FROM STDIN`` for the rows of ``builder``: binary
+    when every column's type allows it (``table``: a quoted name)."""
+    columns = ", ".join(quote_column(column.name) for column in builder.columns)
+    binary = builder.copy_types is not None
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN{' (FORMAT BINARY)' if binary else ''}") as copy:
+        if binary:
+            copy.set_types(builder.copy_types)
+        yield copy
+
+
+def _top_level_keys(columns: list[Column], jsonpaths: list[tuple[PathStep, ...]] | None) -> list[str] | None:
+    """The key each column's value is under, when every column reads its own key of the object."""
+    keys = [column.name for column in columns] if jsonpaths is None else [
+        path[0] for path in jsonpaths if len(path) == 1 and isinstance(path[0], str)]
+    return keys if len(keys) == len(columns) and len(set(keys)) == len(keys) else None
+
+
+def _typed_decoder(
+    columns: list[Column], keys: list[str], options: CopyOptions, patterns: Mapping[str, tuple[str, str]],
+    converters: list[Callable[[Any], Any]],
+) -> Callable[[bytes], tuple | list | None] | None:
+    """A line -> its row, by one msgspec decode into a struct of the columns' JSON types; None for a
+    line whose values are not all of those types or do not pass their checks (the general path then
+    loads it, or says why not).
+
+    msgspec does in C what costs the general path most: a text column is a JSON string within the
+    column's length (and its pattern), an integer one a JSON integer in the type's range, a float
+    one a finite JSON number; such a value loads unchanged. A column whose value is converted
+    (timestamps, dates, options that change text, a pattern on a non-text value) gets the JSON type
+    the general path converts, then that conversion.
+    """
+    fields: list[tuple] = []
+    conversions: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, (column, convert) in enumerate(zip(columns, converters)):
+        json_type, conversion = _typed_field(column, options, patterns.get(column.name), convert)
+        if json_type is None:
+            return None
+        if conversion is not None:
+            conversions.append((index, conversion))
+        fields.append((f"c{index}", json_type | None, None) if column.nullable else (f"c{index}", json_type))
+    record = msgspec.defstruct("Record", fields, kw_only=True, rename={f"c{i}": key for i, key in enumerate(keys)})
+    decode = msgspec.json.Decoder(record).decode
+    as_tuple = msgspec.structs.astuple
+
+    def decode_line(line: bytes) -> tuple | list | None:
+        if b"\\u0000" in line:  # a NUL (JSON can only have it escaped): the general path refuses it by name
+            return None
+        try:
+            row: tuple | list = as_tuple(decode(line))
+            if conversions:
+                row = list(row)
+                for index, conversion in conversions:
+                    if row[index] is not None:
+                        row[index] = conversion(row[index])
+        except (msgspec.DecodeError, ValueError, TypeError, OverflowError):  # ValidationError is a DecodeError
+            return None
+        return row
+
+    return decode_line
+
+
+def _typed_field(
+    column: Column, options: CopyOptions, pattern: tuple[str, str] | None, convert: Callable[[Any], Any]
+) -> tuple[Any, Callable[[Any], Any] | None]:
+    """The JSON type the typed path decodes ``column`` as, and the conversion of its value (None: loads
+    unchanged); (None, None) when the column has no typed path."""
+    data_type = column.data_type
+    if data_type in _TEXT_TYPES:
+        if options.empty_as_null or options.blanks_as_null or (options.truncate_columns and column.max_length):
+            return str, convert
+        checks: dict[str, Any] = {"max_length": column.max_length} if column.max_length else {}
+        if pattern is not None:
+            checks["pattern"] = rf"^(?:{pattern[0]})\Z"  # msgspec searches; the rule matches the whole text
+            try:
+                re.compile(checks["pattern"])
+            except re.error:
+                return str, convert
+        return (Annotated[str, msgspec.Meta(**checks)] if checks else str), None
+    if data_type in _INT_TYPES:
+        bound = _INT_RANGES[data_type]
+        json_type: Any = Annotated[int, msgspec.Meta(ge=-bound, le=bound - 1)]
+    elif data_type in _FLOAT_TYPES:
+        json_type = float  # msgspec refuses a number beyond float's range, as the general path does
+    elif data_type == "boolean":
+        json_type = bool
+    elif data_type in _TIMESTAMP_TYPES and options.timeformat in _EPOCH_UNITS:
+        unit = _EPOCH_UNITS[options.timeformat]
+        return int, convert if pattern is not None else (lambda value: _EPOCH + unit * value)
+    elif data_type in _TIMESTAMP_TYPES or data_type == "date":
+        return str, convert
+    else:
+        return None, None
+    return json_type, convert if pattern is not None else None
 
 
 def _field(get: Callable[[dict], Any], convert: Callable[[Any], Any], nullable: bool) -> Callable[[dict], Any]:
@@ -410,7 +563,7 @@ def _converter(column: Column, options: CopyOptions) -> Callable[[Any], Any]:
     if data_type in _TEXT_TYPES:
         return _text_converter(column, options)
     if data_type in _INT_TYPES:
-        return _to_int
+        return _int_converter(data_type)
     if data_type in _FLOAT_TYPES:
         return _to_float
     if data_type in _TIMESTAMP_TYPES:
@@ -443,6 +596,18 @@ def _text_converter(column: Column, options: CopyOptions) -> Callable[[Any], Any
                 raise ValueError(f"{len(text)} characters exceed the column's {limit} (COPY option TRUNCATECOLUMNS cuts them)")
             text = text[:limit]
         return text
+
+    return convert
+
+
+def _int_converter(data_type: str) -> Callable[[Any], int]:
+    bound = _INT_RANGES[data_type]
+
+    def convert(value: Any) -> int:
+        number = _to_int(value)
+        if not -bound <= number < bound:
+            raise ValueError(f"out of range for {data_type}")
+        return number
 
     return convert
 

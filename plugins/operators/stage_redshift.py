@@ -404,7 +404,6 @@ class StageToRedshiftOperator(BaseOperator):
             columns, jsonpaths, options, ignore_case=self.json_paths.strip().lower() == "auto ignorecase",
             patterns={rule.column: (rule.pattern, rule.reason) for rule in self.column_rules},
         )
-        column_list = ", ".join(quote_column(column.name) for column in columns)
         limit = self.reject_limit()
         found: list[json_copy.Reject] = []
 
@@ -415,7 +414,8 @@ class StageToRedshiftOperator(BaseOperator):
 
         objects = rows = 0
         try:
-            with cursor.copy(f"COPY {self.load_table} ({column_list}) FROM STDIN") as copy:
+            with json_copy.copy_into(cursor, self.load_table, builder) as copy:
+                write_row = copy.write_row
                 try:
                     for key, lines in iter_object_lines(s3, self.s3_bucket, self.s3_key.lstrip("/"), gzip=options.gzip):
                         source = f"s3://{self.s3_bucket}/{key}"
@@ -423,14 +423,11 @@ class StageToRedshiftOperator(BaseOperator):
                         if lines is COMPRESSED:
                             reject(json_copy.Reject(source, 1, None, _COMPRESSED_REASON, ""))
                             continue
-                        for line_no, document in json_copy.iter_documents(lines, source, reject):
-                            try:
-                                row = builder.build(document, source, line_no)
-                            except json_copy.RejectedRecord as rejected:
-                                reject(rejected.reject)
-                                continue
-                            copy.write_row(row)
+                        for line_no, row in json_copy.iter_rows(lines, source, builder, reject):
+                            write_row(row)
                             rows += 1
+                            if rows % _PROGRESS_ROWS == 0:
+                                self.log.info("%s: %d rows so far (line %d)", source, rows, line_no)
                         if objects % 1000 == 0:
                             self.log.info("Read %d objects, %d rows so far", objects, rows)
                 except _TooManyRejects:
@@ -452,6 +449,8 @@ class StageToRedshiftOperator(BaseOperator):
         self.log.info("Copied %d rows from %d object(s) into %s; %d rejected", rows, objects, self.load_table, len(found))
 
 
+_PROGRESS_ROWS = 1_000_000
+"""A big object's load logs its progress every this many rows."""
 _COMPRESSED_REASON = ("the object is gzip-compressed: load it with COPY's GZIP option (add \"GZIP\" to the "
                       "table spec's copy_options), or deliver it uncompressed")
 

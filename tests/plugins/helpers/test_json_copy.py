@@ -1,5 +1,6 @@
 """Redshift COPY-from-JSON rules applied locally: JSONPaths, document splitting, type coercion."""
 
+import random
 from datetime import datetime
 
 import pytest
@@ -11,6 +12,7 @@ from helpers.json_copy import (
     RejectedRecord,
     RowBuilder,
     iter_documents,
+    iter_rows,
     parse_jsonpath,
     parse_jsonpaths_file,
 )
@@ -233,3 +235,130 @@ def test_a_value_its_pattern_refuses_is_rejected_naming_the_reason():
         builder.build({"userid": "x7"}, SOURCE, 3)
     with pytest.raises(JsonCopyError, match="Patterns for columns the table does not have: user"):
         RowBuilder([Column("userid", "text")], None, CopyOptions(), patterns={"user": (".*", "")})
+
+
+def test_an_integer_beyond_its_columns_type_is_rejected_naming_the_type():
+    builder = RowBuilder([Column("n", "integer"), Column("s", "smallint")], None, CopyOptions())
+    assert builder.build({"n": 2**31 - 1, "s": -(2**15)}, SOURCE, 1) == (2**31 - 1, -(2**15))
+    with pytest.raises(RejectedRecord, match=r"column n \(integer\): cannot load 2147483648: out of range for integer"):
+        builder.build({"n": 2**31}, SOURCE, 1)
+    with pytest.raises(RejectedRecord, match=r"column s \(smallint\): cannot load '32768': out of range for smallint"):
+        builder.build({"s": "32768"}, SOURCE, 1)
+
+
+# --- the typed path: the rows the general path builds, faster ------------------------------------
+
+QUIRK_COLUMNS = [
+    Column("name", "character varying", 8), Column("code", "character varying", 16), Column("note", "text"),
+    Column("count", "integer"), Column("big", "bigint"), Column("small", "smallint"),
+    Column("amount", "double precision"), Column("ratio", "real"), Column("flag", "boolean"), Column("day", "date"),
+    Column("ts", "timestamp without time zone", nullable=False),
+]
+QUIRK_PATTERNS = {"code": ("(-?[0-9]{1,9})?", "a whole number or empty"), "count": ("[0-9]+", "not negative")}
+# Raw JSON text of each kind's values, a clean one first; raw, so that numbers beyond float's range occur.
+QUIRK_VALUES = {
+    "text": [r'"x"', r'""', r'"  "', r'"12345678"', r'"123456789"', r'"\u00e4\u00f6\u00fc\u00df\u00e4\u00f6\u00fc\u00df"',
+             r'"\ud83d\ude00"', r'"tab\there"', '12', '-0', '1.5', '1e400', 'true', 'null', '{"a": [1]}', '[1]',
+             r'"a\u0000b"', r'"a\\u0000b"', r'"\u00e9t\u00e9 \/"', '"17"', '"-4"', '"x7"', '"\xe9t\xe9"'],
+    "integer": ['5', '-5', '2147483647', '2147483648', '-2147483648', '-2147483649', '5.0', '5.5', '"12"', '" 12 "',
+                '"x"', 'true', 'null', '1e400', '9223372036854775807', '9223372036854775808', '32767', '32768', '-0'],
+    "float": ['1.5', '1', '-0.0', '1e308', '1e400', '-1e400', '"1.5"', '"nan"', '"inf"', 'true', 'null', '0.1',
+              '123456789012345678901234567890', '4.9e-324', '[1]'],
+    "boolean": ['true', 'false', '"t"', '"yes"', '" TRUE "', '1', '0', '2', 'null', '1.0'],
+    "date": ['"2018-11-01"', '" 2018-11-01 "', '"2018-13-01"', '20181101', 'null', '"20181101"'],
+    "timestamp": ['1541106106796', '1541106106', '1541106106796.5', '-1', '"2018-11-01T21:01:46.796"',
+                  '"2018-11-01 21:01:46+02:00"', '"yesterday"', 'true', 'null', '100000000000000000000', '0'],
+}
+CLEAN_TIMESTAMPS = {"epochmillisecs": "1541106106796", "epochsecs": "1541106106", "auto": '"2018-11-01T21:01:46.796"'}
+QUIRK_KINDS = {"character varying": "text", "text": "text", "integer": "integer", "bigint": "integer",
+               "smallint": "integer", "double precision": "float", "real": "float", "boolean": "boolean",
+               "date": "date", "timestamp without time zone": "timestamp"}
+
+
+def quirky_lines(keys: list[str], timeformat: str, count: int = 4000, seed: int = 11) -> list[bytes]:
+    """Records mixing clean values with every kind of quirk: missing, null, other JSON types, beyond
+    length or range, NUL, keys twice, unknown keys, upper case keys; and some lines that are no object."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(count):
+        members = []
+        for column, key in zip(QUIRK_COLUMNS, keys):
+            values = QUIRK_VALUES[QUIRK_KINDS[column.data_type]]
+            clean = {"code": '"17"', "ts": CLEAN_TIMESTAMPS[timeformat]}.get(column.name, values[0])
+            draw = rng.random()
+            if draw < 0.02:
+                continue
+            value = clean if draw < 0.92 else rng.choice(values)
+            members.append(f'"{key.upper() if rng.random() < 0.02 else key}": {value}')
+            if rng.random() < 0.02:
+                members.append(f'"{key}": {rng.choice(values)}')
+        if rng.random() < 0.05:
+            members.insert(rng.randrange(len(members) + 1), '"unknown": {"nested": true}')
+        lines.append(("{" + ", ".join(members) + "}").encode())
+        if rng.random() < 0.01:
+            lines.append(rng.choice([b"[1, 2]", b'{"cut": ', b"", b"  ", b"\xff{}", b'{"a": 1} {"b": 2}']))
+    return lines
+
+
+def outcome(lines: list[bytes], builder: RowBuilder, *, typed: bool) -> list[tuple]:
+    """What a load makes of ``lines``, in order: (line, row) or ("reject", the reject); by the typed
+    path where it can (``iter_rows``), or by the general path alone."""
+    result: list[tuple] = []
+
+    def reject(record):
+        result.append(("reject", record))
+
+    if typed:
+        result_rows = iter_rows(lines, SOURCE, builder, reject)
+        for line_no, row in result_rows:
+            result.append((line_no, row))
+        return result
+    for line_no, document in iter_documents(lines, SOURCE, reject):
+        try:
+            result.append((line_no, builder.build(document, SOURCE, line_no)))
+        except RejectedRecord as rejected:
+            reject(rejected.reject)
+    return result
+
+
+def loaded(lines: list[bytes], builder: RowBuilder, *, typed: bool) -> list[tuple]:
+    """``outcome``, each value of a row with its type (1 == 1.0 == True in Python) and repr (-0.0 == 0.0)."""
+    return [(line, record if line == "reject" else tuple((type(value).__name__, repr(value)) for value in record))
+            for line, record in outcome(lines, builder, typed=typed)]
+
+
+QUIRK_OPTIONS = {
+    "epochmillisecs": CopyOptions(timeformat="epochmillisecs"),
+    "epochsecs, blanks/empty as null, truncate": CopyOptions.from_redshift(
+        "epochsecs", ["BLANKSASNULL", "EMPTYASNULL", "TRUNCATECOLUMNS"]),
+    "auto": CopyOptions(),
+}
+
+
+@pytest.mark.parametrize("options", QUIRK_OPTIONS.values(), ids=QUIRK_OPTIONS.keys())
+@pytest.mark.parametrize("paths", ["auto", "jsonpaths"])
+def test_the_typed_path_loads_exactly_the_rows_and_rejects_of_the_general_path(options, paths):
+    keys = [column.name for column in QUIRK_COLUMNS] if paths == "auto" else [
+        f"{column.name.title()} {index}" for index, column in enumerate(QUIRK_COLUMNS)]
+    jsonpaths = None if paths == "auto" else [(key,) for key in keys]
+    builder = RowBuilder(QUIRK_COLUMNS, jsonpaths, options, patterns=QUIRK_PATTERNS)
+    lines = quirky_lines(keys, options.timeformat)
+    typed = loaded(lines, builder, typed=True)
+    assert typed == loaded(lines, builder, typed=False)
+    taken = sum(builder.decode_line(line.strip()) is not None for line in lines if line.strip())
+    rows = sum(1 for line, _ in typed if line != "reject")
+    assert taken > 1000 and rows - taken > 300 and len(typed) - rows > 300  # each path loaded and rejected
+
+
+def test_the_typed_path_is_not_used_where_a_column_reads_no_key_of_its_own():
+    columns = [Column("a", "text"), Column("b", "text")]
+    assert RowBuilder(columns, [("x", "a"), ("b",)], CopyOptions()).decode_line is None  # nested
+    assert RowBuilder(columns, [("a",), ("a",)], CopyOptions()).decode_line is None  # one key for two columns
+    assert RowBuilder(columns, None, CopyOptions(), ignore_case=True).decode_line is None
+    assert RowBuilder(columns, None, CopyOptions()).decode_line(b'{"a": "1", "b": null}') == ("1", None)
+
+
+def test_rows_go_as_binary_copy_only_when_every_column_has_a_binary_type():
+    assert RowBuilder(EVENT_COLUMNS, EVENT_PATHS, CopyOptions()).copy_types == [
+        "varchar", "timestamp", "varchar", "float8", "int4"]
+    assert RowBuilder([Column("a", "text"), Column("r", "real")], None, CopyOptions()).copy_types is None
