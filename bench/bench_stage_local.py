@@ -3,13 +3,17 @@
     .venv/bin/python bench/bench_stage_local.py                  # 100k and 1M events in one day file
     .venv/bin/python bench/bench_stage_local.py --sizes 20000 200000
 
-For each size, one day of events is generated (datagen), served by a moto S3 server seeded at start,
-and staged into PostgreSQL by StageToRedshiftOperator (S3 read, JSONPaths, COPY FROM STDIN into the
-run's audit area, slice guard; one transaction). The baseline loads the very same rows as a local CSV file with
-``COPY ... FROM STDIN (FORMAT csv)`` - the fastest way into PostgreSQL (see shared/notes/load-paths.md).
-Each measurement runs in a fresh process, so its peak RSS (ru_maxrss) is its own.
-Printed: rows/s, time relative to CSV COPY, and the large/small peak-RSS ratio (near 1.0 while the
-row ratio is 10x means memory does not grow with input size).
+For each size, one day of events is generated (datagen) and loaded three ways, each in a fresh
+process (so its peak RSS, ru_maxrss, is its own):
+- core: the staging core alone - the day file's lines read from local disk, rows built with the
+  table spec's JSONPaths, TIMEFORMAT and column rules (``json_copy.iter_rows``) and written with
+  ``json_copy.copy_into``;
+- operator: StageToRedshiftOperator as the DAG runs it - S3 read from a moto server, the core, then
+  its transaction's checks (duplicates, slice guard, counts, statistics);
+- csv: the very same rows as a local CSV file with ``COPY ... FROM STDIN (FORMAT csv)``, the fastest
+  way into PostgreSQL (see shared/notes/load-paths.md): the limit the others are compared with.
+Printed: rows/s, speed relative to CSV COPY (1.00 = as fast), and the large/small peak-RSS ratio
+(near 1.0 while the row ratio is 10x means memory does not grow with input size).
 """
 
 from __future__ import annotations
@@ -32,13 +36,20 @@ AREA = "audit_20181101_00000000"
 TABLE = f'"{AREA}".staging_events'
 
 
-def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
+def _child(mode: str, warehouse: str, endpoint: str, path: str) -> None:
     """Runs in a fresh process: one load, prints seconds, rows and peak RSS as JSON."""
     import psycopg
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
         conn.execute(f"CREATE TABLE {TABLE} (LIKE public.staging_events)")
+    if mode == "core":
+        from helpers import json_copy
+        from helpers.tables import TABLES
+
+        (events,) = [spec for spec in TABLES if spec.name == "staging_events"]
+        day_file = Path(path)
+        jsonpaths = json_copy.parse_jsonpaths_file((day_file.parents[3] / "log_json_path.json").read_text(), "jsonpaths")
     if mode == "operator":  # imports and connection set-up are not part of the measured load
         from local_stack.airflow import connection_env
         from local_stack.s3 import REGION
@@ -56,8 +67,18 @@ def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
             timeformat="epochmillisecs", slice_column="ts", slice_start=DAY, slice_end="2018-11-02",
             record_key=events.record_key, column_rules=events.column_rules,
         ).execute(context={})
+    elif mode == "core":
+        with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
+            builder = json_copy.RowBuilder(
+                json_copy.table_columns(cursor, "public", "staging_events"), jsonpaths,
+                json_copy.CopyOptions.from_redshift(events.timeformat, events.copy_options),
+                patterns={rule.column: (rule.pattern, rule.reason) for rule in events.column_rules})
+            with json_copy.copy_into(cursor, TABLE, builder) as copy, open(day_file, "rb") as lines:
+                write_row = copy.write_row
+                for _, row in json_copy.iter_rows(lines, str(day_file), builder):
+                    write_row(row)
     else:
-        with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "rb") as source:
+        with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(path, "rb") as source:
             with cursor.copy(f"COPY {TABLE} FROM STDIN (FORMAT csv)") as copy:
                 while chunk := source.read(1 << 20):
                     copy.write(chunk)
@@ -67,8 +88,8 @@ def _child(mode: str, warehouse: str, endpoint: str, csv_path: str) -> None:
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 
 
-def _measure(mode: str, warehouse: str, endpoint: str, csv_path: str) -> dict:
-    command = [sys.executable, __file__, "--child", mode, warehouse, endpoint, csv_path]
+def _measure(mode: str, warehouse: str, endpoint: str, path: str) -> dict:
+    command = [sys.executable, __file__, "--child", mode, warehouse, endpoint, path]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING"})
     if result.returncode:
         raise SystemExit(f"{mode} load failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -101,7 +122,9 @@ def main() -> None:
             generate(data, events=size, songs=2_000, start=DAY, days=1, progress=False)
             s3 = S3Server(0, scratch_dir / f"s3-{size}.log", seed=Seed(BUCKET, data))  # port 0: any free one
             s3.start()
+            day_file = next(data.rglob(f"{DAY}-events.json"))
             try:
+                core = _measure("core", warehouse, s3.endpoint_url, str(day_file))
                 operator = _measure("operator", warehouse, s3.endpoint_url, "")
                 csv_path = scratch_dir / f"rows-{size}.csv"
                 with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "wb") as sink:
@@ -111,17 +134,18 @@ def main() -> None:
                 baseline = _measure("csv", warehouse, s3.endpoint_url, str(csv_path))
             finally:
                 s3.stop()
-            assert operator["rows"] == baseline["rows"], (operator, baseline)
-            results.append((size, operator, baseline))
+            assert core["rows"] == operator["rows"] == baseline["rows"], (core, operator, baseline)
+            results.append((size, {"core": core, "operator": operator, "csv": baseline}))
 
-    print(f"{'events':>10} {'operator rows/s':>16} {'CSV COPY rows/s':>16} {'time x CSV':>11} {'operator peak MiB':>18}")
-    for size, operator, baseline in results:
-        print(
-            f"{size:>10,} {operator['rows'] / operator['seconds']:>16,.0f} {baseline['rows'] / baseline['seconds']:>16,.0f}"
-            f" {operator['seconds'] / baseline['seconds']:>11.2f} {operator['peak_kib'] / 1024:>18.1f}"
-        )
-    (small, small_op, _), (large, large_op, _) = results
-    print(f"peak RSS ratio {large:,} / {small:,} events: {large_op['peak_kib'] / small_op['peak_kib']:.2f} (rows x{large / small:.0f})")
+    print(f"{'events':>10} {'load':>9} {'rows/s':>10} {'speed x CSV':>12} {'peak MiB':>9}")
+    for size, loads in results:
+        for mode, load in loads.items():
+            print(f"{size:>10,} {mode:>9} {load['rows'] / load['seconds']:>10,.0f}"
+                  f" {loads['csv']['seconds'] / load['seconds']:>12.2f} {load['peak_kib'] / 1024:>9.1f}")
+    (small, small_loads), (large, large_loads) = results
+    for mode in ("core", "operator"):
+        print(f"{mode} peak RSS ratio {large:,} / {small:,} events: "
+              f"{large_loads[mode]['peak_kib'] / small_loads[mode]['peak_kib']:.2f} (rows x{large / small:.0f})")
 
 
 if __name__ == "__main__":
