@@ -11,7 +11,9 @@ process (so its peak RSS, ru_maxrss, is its own):
 - operator: StageToRedshiftOperator as the DAG runs it - S3 read from a moto server, the core, then
   its transaction's checks (duplicates, slice guard, counts, statistics);
 - csv: the very same rows as a local CSV file with ``COPY ... FROM STDIN (FORMAT csv)``, the fastest
-  way into PostgreSQL (see shared/notes/load-paths.md): the limit the others are compared with.
+  way into PostgreSQL (see shared/notes/load-paths.md): the limit the others are compared with;
+- insert_rows and pandas: what a user would write instead, from the same day file: ``json.loads``
+  per line into ``PostgresHook.insert_rows``, and ``pandas.read_json(lines=True)`` + ``to_sql``.
 Printed: rows/s, speed relative to CSV COPY (1.00 = as fast), and the large/small peak-RSS ratio
 (near 1.0 while the row ratio is 10x means memory does not grow with input size).
 """
@@ -25,6 +27,7 @@ import resource
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,13 +46,26 @@ def _child(mode: str, warehouse: str, endpoint: str, path: str) -> None:
     with psycopg.connect(warehouse, autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
         conn.execute(f"CREATE TABLE {TABLE} (LIKE public.staging_events)")
-    if mode == "core":
+    if mode in ("core", "insert_rows", "pandas"):
         from helpers import json_copy
         from helpers.tables import TABLES
 
         (events,) = [spec for spec in TABLES if spec.name == "staging_events"]
         day_file = Path(path)
         jsonpaths = json_copy.parse_jsonpaths_file((day_file.parents[3] / "log_json_path.json").read_text(), "jsonpaths")
+        with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
+            columns = json_copy.table_columns(cursor, "public", "staging_events")
+        names, keys = [column.name for column in columns], [path[0] for path in jsonpaths]
+    if mode == "insert_rows":
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        os.environ["AIRFLOW_CONN_REDSHIFT"] = warehouse
+        hook = PostgresHook(postgres_conn_id="redshift")
+    if mode == "pandas":
+        import pandas
+        from sqlalchemy import create_engine
+
+        engine = create_engine(warehouse.replace("postgresql://", "postgresql+psycopg://", 1))
     if mode == "operator":  # imports and connection set-up are not part of the measured load
         from local_stack.airflow import connection_env
         from local_stack.s3 import REGION
@@ -67,6 +83,20 @@ def _child(mode: str, warehouse: str, endpoint: str, path: str) -> None:
             timeformat="epochmillisecs", slice_column="ts", slice_start=DAY, slice_end="2018-11-02",
             record_key=events.record_key, column_rules=events.column_rules,
         ).execute(context={})
+    elif mode == "insert_rows":
+        def user_rows():
+            with open(day_file, "rb") as lines:
+                for line in lines:
+                    event = json.loads(line)
+                    row = [event.get(key) for key in keys]
+                    row[names.index("ts")] = datetime(1970, 1, 1) + timedelta(milliseconds=event["ts"])
+                    yield row
+
+        hook.insert_rows(TABLE, user_rows(), target_fields=names, commit_every=10_000)
+    elif mode == "pandas":
+        frame = pandas.read_json(day_file, lines=True, precise_float=True)[keys].set_axis(names, axis=1)
+        frame["ts"] = pandas.to_datetime(frame["ts"], unit="ms")
+        frame.to_sql("staging_events", engine, schema=AREA, if_exists="append", index=False, chunksize=10_000)
     elif mode == "core":
         with psycopg.connect(warehouse) as conn, conn.cursor() as cursor:
             builder = json_copy.RowBuilder(
@@ -125,6 +155,8 @@ def main() -> None:
             day_file = next(data.rglob(f"{DAY}-events.json"))
             try:
                 core = _measure("core", warehouse, s3.endpoint_url, str(day_file))
+                alternatives = {mode: _measure(mode, warehouse, s3.endpoint_url, str(day_file))
+                                for mode in ("insert_rows", "pandas")}
                 operator = _measure("operator", warehouse, s3.endpoint_url, "")
                 csv_path = scratch_dir / f"rows-{size}.csv"
                 with psycopg.connect(warehouse) as conn, conn.cursor() as cursor, open(csv_path, "wb") as sink:
@@ -134,14 +166,18 @@ def main() -> None:
                 baseline = _measure("csv", warehouse, s3.endpoint_url, str(csv_path))
             finally:
                 s3.stop()
-            assert core["rows"] == operator["rows"] == baseline["rows"], (core, operator, baseline)
-            results.append((size, {"core": core, "operator": operator, "csv": baseline}))
+            loads = {"core": core, "operator": operator, "csv": baseline, **alternatives}
+            assert len({load["rows"] for load in loads.values()}) == 1, loads
+            results.append((size, loads))
 
-    print(f"{'events':>10} {'load':>9} {'rows/s':>10} {'speed x CSV':>12} {'peak MiB':>9}")
+    print(f"{'events':>10} {'load':>11} {'rows/s':>10} {'speed x CSV':>12} {'peak MiB':>9}")
     for size, loads in results:
         for mode, load in loads.items():
-            print(f"{size:>10,} {mode:>9} {load['rows'] / load['seconds']:>10,.0f}"
+            print(f"{size:>10,} {mode:>11} {load['rows'] / load['seconds']:>10,.0f}"
                   f" {loads['csv']['seconds'] / load['seconds']:>12.2f} {load['peak_kib'] / 1024:>9.1f}")
+    for size, loads in results:
+        print(f"{size:>10,} events: the core is {loads['insert_rows']['seconds'] / loads['core']['seconds']:.1f}x as "
+              f"fast as insert_rows and {loads['pandas']['seconds'] / loads['core']['seconds']:.1f}x as fast as pandas")
     (small, small_loads), (large, large_loads) = results
     for mode in ("core", "operator"):
         print(f"{mode} peak RSS ratio {large:,} / {small:,} events: "
