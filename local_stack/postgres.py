@@ -30,7 +30,7 @@ from psycopg2 import errors, sql
 
 from local_stack import timeouts
 from local_stack.process import (
-    ANY_PORT, StackError, StackTimeout, bind_failed, concrete_ports, log_size, log_tail, pid_alive, port_in_use,
+    ANY_PORT, StackError, StackTimeout, bind_failed, log_size, log_tail, pid_alive, start_on_free_port,
 )
 
 log = logging.getLogger(__name__)
@@ -154,15 +154,9 @@ class PostgresServer:
         if self.is_running():
             raise StackError(f"PostgreSQL already running on data dir {self.data_dir} (pid {self.pid})")
         explicit = ports is None and self.port != ANY_PORT
-        candidates = iter([self.port] if explicit else concrete_ports([ANY_PORT] if ports is None else ports))
         began = time.monotonic()
-        tried = []
-        for port in candidates:
-            if port_in_use(port):
-                if explicit:
-                    raise StackError(f"port {port} on 127.0.0.1 is already in use; cannot start PostgreSQL there")
-                tried.append(port)
-                continue
+
+        def start_on(port: int) -> bool:
             self.port = port
             if len(str(self.data_dir / f".s.PGSQL.{self.port}")) > MAX_SOCKET_PATH:
                 raise StackError(f"data dir path {self.data_dir} is too long for a unix socket; use a shorter one")
@@ -179,12 +173,13 @@ class PostgresServer:
             except StackError:
                 if explicit or not bind_failed(self.log_file, since) or self.is_running():
                     raise
-                log.warning("port %d was taken before PostgreSQL could bind it: trying another one", port)
-                tried.append(port)
-                continue
-            log.info("PostgreSQL on 127.0.0.1:%d (pid %s, log %s)", self.port, self.pid, self.log_file)
-            return time.monotonic() - began
-        raise StackError(f"no free port for PostgreSQL on 127.0.0.1: tried {', '.join(map(str, tried)) or 'none'}")
+                return False
+            return True
+
+        candidates = [self.port] if explicit else [ANY_PORT] if ports is None else ports
+        start_on_free_port("PostgreSQL", candidates, start_on, fixed=explicit)
+        log.info("PostgreSQL on 127.0.0.1:%d (pid %s, log %s)", self.port, self.pid, self.log_file)
+        return time.monotonic() - began
 
     def stop(self) -> bool:
         """Fast shutdown (pg_ctl stop -m fast); False if it was not running."""

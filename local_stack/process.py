@@ -15,6 +15,7 @@ Port 0 means any free port, as for bind(2).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from local_stack import timeouts
 
+log = logging.getLogger(__name__)
 PROC = Path("/proc")
 LOG_TAIL_LINES = 40  # lines of a service's log shown in an error
 ANY_PORT = 0
@@ -243,6 +245,31 @@ def concrete_ports(ports: Iterable[int], host: str = "127.0.0.1") -> Iterator[in
             yield from any_free_ports(host)
         else:
             yield port
+
+
+def start_on_free_port(what: str, ports: Iterable[int], start: Callable[[int], bool], *, fixed: bool = False,
+                       named_by: str | None = None, host: str = "127.0.0.1") -> int:
+    """Start a server that binds its port itself on the first of ``ports`` (0: any free one) it can
+    bind; returns that port.
+
+    A port in use is skipped. ``start(port)`` starts the server there; it returns False when the
+    server's log says another process took the port between the check and the bind (having left
+    nothing running), and the next candidate is tried. ``fixed``: the one port was named, so a port
+    in use fails at once, naming ``named_by`` (the variable that named it) when given.
+    """
+    tried = []
+    for port in concrete_ports(ports, host):
+        if port_in_use(port, host):
+            if fixed:
+                raise StackError(f"{named_by}={port}: port already in use on {host}; cannot start {what} there"
+                                 if named_by else f"port {port} on {host} is already in use; cannot start {what} there")
+            tried.append(port)
+            continue
+        if start(port):
+            return port
+        log.warning("port %d was taken before %s could bind it: trying another one", port, what)
+        tried.append(port)
+    raise StackError(f"no free port for {what} on {host}: tried {_port_list(tried) or 'none'}")
 
 
 def default_ports(default: int, span: int = 100) -> range:

@@ -28,8 +28,8 @@ from local_stack import airflow, timeouts
 from local_stack.mail import MailCatcher
 from local_stack.postgres import PostgresServer, run_sql_file
 from local_stack.process import (
-    ANY_PORT, ChildServer, PortTaken, ProcessRecord, StackError, bind_failed, concrete_ports, default_ports,
-    is_alive, log_size, log_tail, port_in_use, stop_all,
+    ANY_PORT, ChildServer, PortTaken, ProcessRecord, StackError, bind_failed, default_ports,
+    is_alive, log_size, log_tail, port_in_use, start_on_free_port, stop_all,
 )
 from local_stack.s3 import REGION, S3Server, Seed, create_bucket
 
@@ -163,7 +163,7 @@ class Stack:
             if env_var and port_in_use(ports[0]):
                 raise StackError(f"{env_var}={ports[0]}: port already in use on 127.0.0.1; cannot start PostgreSQL there")
             log.info("starting PostgreSQL (%s)", f"port {ports[0]}" if env_var else "the first free port")
-            server.start(ports=concrete_ports(ports))
+            server.start(ports=ports)
             state["ports"]["postgres"] = server.port
             result["started"].append("postgres")
         state["processes"]["postgres"] = {"pid": server.pid, "started": None}
@@ -274,30 +274,24 @@ class Stack:
         api-server bound it, the four are stopped and started again on the next candidate.
         """
         ports, env_var = self._candidates(state, "airflow")
-        tried = []
-        for port in concrete_ports(ports):
-            if port_in_use(port):
-                if env_var:
-                    raise StackError(f"{env_var}={port}: port already in use on 127.0.0.1; cannot start Airflow there")
-                tried.append(port)
-                continue
+
+        def start_on(port: int) -> bool:
             state["ports"]["airflow"] = port
             env = {**os.environ, **self._environment(state)}
             since = log_size(logs["api-server"])
             records = [self._start_airflow_component(name, env, state, result, logs) for name in airflow.COMPONENTS]
             url = self._airflow_settings(state).url
             if airflow.wait_answering(url, self._record(state, "api-server"), logs["api-server"]):
-                return
-            if env_var or not bind_failed(logs["api-server"], since):
-                stop_all(records, timeout=timeouts.AIRFLOW_STOP_GRACE)
-                raise StackError(f"airflow api-server exited; log {logs['api-server']}:\n{log_tail(logs['api-server'])}")
-            log.warning("port %d was taken before the api-server could bind it: trying another one", port)
+                return True
             stop_all(records, timeout=timeouts.AIRFLOW_STOP_GRACE)
+            if env_var or not bind_failed(logs["api-server"], since):
+                raise StackError(f"airflow api-server exited; log {logs['api-server']}:\n{log_tail(logs['api-server'])}")
             for name in airflow.COMPONENTS:
                 state["processes"].pop(name, None)
                 result["started"].remove(name)
-            tried.append(port)
-        raise StackError(f"no free port for the Airflow api-server on 127.0.0.1: tried {', '.join(map(str, tried))}")
+            return False
+
+        start_on_free_port("the Airflow api-server", ports, start_on, fixed=env_var is not None, named_by=env_var)
 
     # -- API ----------------------------------------------------------------------------------
 

@@ -11,8 +11,8 @@ import pytest
 
 from local_stack import timeouts
 from local_stack.process import (
-    LOG_TAIL_LINES, ChildServer, PortTaken, ProcessRecord, StackError, StackTimeout, bind_failed, is_alive,
-    listen_socket, log_size, port_in_use, session_members, spawn, start_time, stop, wait_until,
+    LOG_TAIL_LINES, ChildServer, PortTaken, ProcessRecord, StackError, StackTimeout, bind_failed, free_port, is_alive,
+    listen_socket, log_size, port_in_use, session_members, spawn, start_on_free_port, start_time, stop, wait_until,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +65,27 @@ def test_a_port_bound_but_not_listening_is_free_to_a_probe_yet_taken_to_a_bind()
         assert not port_in_use(port)
         with pytest.raises(PortTaken):
             listen_socket("127.0.0.1", [port])
+
+
+def test_start_on_free_port_skips_ports_in_use_and_tries_the_next_when_the_bind_lost_the_race():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        lost, won = free_port(), free_port()
+        started = []
+
+        def start(port):
+            started.append(port)
+            return port != lost  # the server's log said another process bound `lost` first
+
+        assert start_on_free_port("the probe", [busy, lost, won], start) == won
+        assert started == [lost, won]
+        with pytest.raises(StackError, match=f"SPARKIFY_PROBE_PORT={busy}: port already in use on 127.0.0.1; "
+                                             "cannot start the probe there"):
+            start_on_free_port("the probe", [busy], start, fixed=True, named_by="SPARKIFY_PROBE_PORT")
+        with pytest.raises(StackError, match=f"no free port for the probe on 127.0.0.1: tried {busy}, {lost}"):
+            start_on_free_port("the probe", [busy, lost], start)
 
 
 def test_bind_failed_reads_only_what_the_log_got_since_the_start(tmp_path):
