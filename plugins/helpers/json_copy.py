@@ -445,7 +445,7 @@ def _top_level_keys(columns: list[Column], jsonpaths: list[tuple[PathStep, ...]]
 def _typed_decoder(
     columns: list[Column], keys: list[str], options: CopyOptions, patterns: Mapping[str, tuple[str, str]],
     converters: list[Callable[[Any], Any]],
-) -> Callable[[bytes], tuple | list | None] | None:
+) -> Callable[[bytes], tuple | list | None]:
     """A line -> its row, by one msgspec decode into a struct of the columns' JSON types; None for a
     line whose values are not all of those types or do not pass their checks (the general path then
     loads it, or says why not).
@@ -460,8 +460,6 @@ def _typed_decoder(
     conversions: list[tuple[int, Callable[[Any], Any]]] = []
     for index, (column, convert) in enumerate(zip(columns, converters)):
         json_type, conversion = _typed_field(column, options, patterns.get(column.name), convert)
-        if json_type is None:
-            return None
         if conversion is not None:
             conversions.append((index, conversion))
         fields.append((f"c{index}", json_type | None, None) if column.nullable else (f"c{index}", json_type))
@@ -490,7 +488,7 @@ def _typed_field(
     column: Column, options: CopyOptions, pattern: tuple[str, str] | None, convert: Callable[[Any], Any]
 ) -> tuple[Any, Callable[[Any], Any] | None]:
     """The JSON type the typed path decodes ``column`` as, and the conversion of its value (None: loads
-    unchanged); (None, None) when the column has no typed path."""
+    unchanged). ``convert``: the general path's conversion of the column."""
     data_type = column.data_type
     if data_type in _TEXT_TYPES:
         if options.empty_as_null or options.blanks_as_null or (options.truncate_columns and column.max_length):
@@ -513,10 +511,8 @@ def _typed_field(
     elif data_type in _TIMESTAMP_TYPES and options.timeformat in _EPOCH_UNITS:
         unit = _EPOCH_UNITS[options.timeformat]
         return int, convert if pattern is not None else (lambda value: _EPOCH + unit * value)
-    elif data_type in _TIMESTAMP_TYPES or data_type == "date":
+    else:  # the other timestamps, and dates (``_converter`` refused every other type): from text
         return str, convert
-    else:
-        return None, None
     return json_type, convert if pattern is not None else None
 
 
