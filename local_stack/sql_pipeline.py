@@ -26,7 +26,7 @@ from helpers.audit_area import (
     published,
     relations_sql,
 )
-from helpers.db import Dialect, Statement, Step, TimeSlice, quote_table
+from helpers.db import Dialect, Statement, Step, TimeSlice, day_statistics, quote_table
 from helpers.loads import build_load_steps
 from helpers.tables import TABLES
 from quality_gate import history
@@ -124,7 +124,8 @@ def stage_day(data: Path, day: str, catalog: bool, then: str | None = None) -> C
             cursor.execute(f'ANALYZE "{area}".staging_songs')
         if then:
             cursor.execute(then)
-        cursor.execute(f'ANALYZE "{area}".staging_events')  # as the staging task does
+        cursor.execute(day_statistics(f"{area}.staging_events", "ts"))  # as the staging task does
+        cursor.execute(f'ANALYZE "{area}".staging_events')
 
     return stage
 
