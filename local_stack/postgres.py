@@ -216,6 +216,16 @@ class PostgresServer:
             conn.close()
 
 
+WAREHOUSE_SCHEMA = ("create_tables.sql", "create_tables_postgres.sql")
+"""The SQL files that make the local warehouse, in order, in the repo: the tables both targets share,
+then PostgreSQL's indexes (create_tables_redshift.sql is the production counterpart)."""
+
+
+def warehouse_schema(repo: Path = Path(__file__).resolve().parents[1]) -> list[Path]:
+    """The files of ``WAREHOUSE_SCHEMA`` that ``repo`` has."""
+    return [repo / name for name in WAREHOUSE_SCHEMA if (repo / name).exists()]
+
+
 def run_sql_file(uri: str, path: Path) -> None:
     """Execute the SQL script at path in the database at uri, in one transaction."""
     conn = psycopg2.connect(uri)
@@ -227,10 +237,10 @@ def run_sql_file(uri: str, path: Path) -> None:
 
 
 @contextmanager
-def scratch_warehouse(prefix: str, schema: Path) -> Iterator[tuple[str, Path]]:
+def scratch_warehouse(prefix: str, *schema: Path) -> Iterator[tuple[str, Path]]:
     """A PostgreSQL server of its own in a temporary folder, with database ``bench`` made by the SQL
-    file ``schema``: yields (the database's URI, the folder); the server is stopped and the folder
-    removed afterwards."""
+    files ``schema``, in order: yields (the database's URI, the folder); the server is stopped and the
+    folder removed afterwards."""
     with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         folder = Path(scratch)
         folder.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
@@ -238,7 +248,8 @@ def scratch_warehouse(prefix: str, schema: Path) -> Iterator[tuple[str, Path]]:
         server.start()
         try:
             server.create_database("bench")
-            run_sql_file(server.uri("bench"), schema)
+            for path in schema:
+                run_sql_file(server.uri("bench"), path)
             yield server.uri("bench"), folder
         finally:
             server.stop()

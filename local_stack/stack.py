@@ -26,7 +26,7 @@ from typing import Any
 
 from local_stack import airflow, timeouts
 from local_stack.mail import MailCatcher
-from local_stack.postgres import PostgresServer, run_sql_file
+from local_stack.postgres import WAREHOUSE_SCHEMA, PostgresServer, run_sql_file, warehouse_schema
 from local_stack.process import (
     ANY_PORT, ChildServer, PortTaken, ProcessRecord, StackError, bind_failed, default_ports,
     is_alive, log_size, log_tail, port_in_use, start_on_free_port, stop_all,
@@ -170,12 +170,12 @@ class Stack:
         for db in (METADATA_DB, WAREHOUSE_DB):
             if server.create_database(db):
                 log.info("created database %s", db)
-        schema = self.repo / "create_tables.sql"
-        if schema.exists():
-            run_sql_file(server.uri(WAREHOUSE_DB), schema)
-            log.info("applied %s to %s", schema.name, WAREHOUSE_DB)
-        else:
-            log.warning("%s not found; warehouse tables not created", schema)
+        schema = warehouse_schema(self.repo)
+        for path in schema:
+            run_sql_file(server.uri(WAREHOUSE_DB), path)
+            log.info("applied %s to %s", path.name, WAREHOUSE_DB)
+        if not schema:
+            log.warning("%s not found in %s; warehouse tables not created", " and ".join(WAREHOUSE_SCHEMA), self.repo)
         return server
 
     def _up_s3(self, state: dict[str, Any], result: dict[str, list[str]], seed_dir: Path | None, reseed: bool) -> None:

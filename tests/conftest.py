@@ -33,7 +33,7 @@ from botocore.client import BaseClient
 from local_stack import timeouts
 from local_stack.airflow import connection_env
 from local_stack.mail import MailCatcher, Mailbox
-from local_stack.postgres import PostgresServer, run_sql_file
+from local_stack.postgres import PostgresServer, run_sql_file, warehouse_schema
 from local_stack.process import ANY_PORT, LOG_TAIL_LINES, StackTimeout, log_tail
 from local_stack.s3 import REGION, S3Server, Seed, client, create_bucket
 from local_stack.stack import any_free_ports_env
@@ -41,7 +41,6 @@ from tests.under_load import Load, default_hogs
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/sparkify"
-CREATE_TABLES = REPO / "create_tables.sql"
 
 # fixture name -> the log files (or folders of *.log) of the servers it started, for timeout reports
 SERVICE_LOGS: dict[str, list[Path]] = {}
@@ -210,14 +209,14 @@ def postgres_server(server_tmp_factory) -> Iterator[PostgresServer]:
 def _fresh_database(server: PostgresServer) -> str:
     name = f"test_{uuid.uuid4().hex[:10]}"
     server.create_database(name)
-    if CREATE_TABLES.exists():
-        run_sql_file(server.uri(name), CREATE_TABLES)
+    for path in warehouse_schema(REPO):
+        run_sql_file(server.uri(name), path)
     return name
 
 
 @pytest.fixture
 def warehouse(postgres_server) -> Iterator[str]:
-    """URI of a fresh database for this test, with create_tables.sql applied (if present)."""
+    """URI of a fresh database for this test, made by the warehouse schema files (local_stack.postgres.WAREHOUSE_SCHEMA)."""
     name = _fresh_database(postgres_server)
     yield postgres_server.uri(name)
     postgres_server.drop_database(name)
@@ -225,7 +224,7 @@ def warehouse(postgres_server) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def module_warehouse(postgres_server) -> Iterator[str]:
-    """URI of a fresh database shared by one test module, with create_tables.sql applied (if present)."""
+    """URI of a fresh database shared by one test module, made by the warehouse schema files (local_stack.postgres.WAREHOUSE_SCHEMA)."""
     name = _fresh_database(postgres_server)
     yield postgres_server.uri(name)
     postgres_server.drop_database(name)

@@ -11,9 +11,6 @@ from local_stack import postgres
 from local_stack.postgres import PostgresServer, run_sql_file
 from local_stack.process import ANY_PORT, StackError, any_free_ports, pid_alive
 
-CREATE_TABLES = Path(__file__).resolve().parents[2] / "create_tables.sql"
-
-
 def count_rows(uri, table):
     with psycopg2.connect(uri) as conn, conn.cursor() as cur:
         cur.execute(f"SELECT COUNT(*) FROM {table}")
@@ -70,8 +67,27 @@ def test_missing_server_binaries_say_how_to_install(monkeypatch):
 
 def test_warehouse_fixture_has_the_schema_and_is_fresh(warehouse, postgres_server):
     assert warehouse.startswith(f"postgresql://postgres@127.0.0.1:{postgres_server.port}/test_")
-    if CREATE_TABLES.exists():
-        assert count_rows(warehouse, "staging_events") == 0
+    assert count_rows(warehouse, "staging_events") == 0
+
+
+def test_every_table_a_run_replaces_by_day_has_an_index_led_by_the_columns_it_filters_on(warehouse):
+    """A run deletes and reads one day (>= start AND < end): without such an index each run scans all history."""
+    from helpers.audit_area import METRICS_TABLE
+    from helpers.rejects import REJECTS_TABLE
+    from helpers.tables import TABLES
+
+    filtered = {spec.name: (spec.slice_column,) for spec in TABLES if spec.slice_column}
+    filtered |= {METRICS_TABLE: ("day",), REJECTS_TABLE: ("table_name", "day")}
+    with psycopg2.connect(warehouse) as conn, conn.cursor() as cur:
+        cur.execute("""
+            SELECT t.relname, ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                                    JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum ORDER BY k.n)
+            FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace s ON s.oid = t.relnamespace
+            WHERE s.nspname = 'public'""")
+        indexes = cur.fetchall()
+    unindexed = {table: columns for table, columns in filtered.items()
+                 if not any(name == table and tuple(keys[:len(columns)]) == columns for name, keys in indexes)}
+    assert not unindexed, f"no index led by these columns (create_tables_postgres.sql): {unindexed}"
 
 
 def test_a_port_taken_between_the_choice_and_the_bind_is_skipped(server_tmp_factory):

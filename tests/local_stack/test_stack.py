@@ -19,6 +19,7 @@ from local_stack import timeouts
 from local_stack.process import (
     ProcessRecord, StackError, pid_alive, port_in_use, session_members, spawn, stop_all,
 )
+from local_stack.postgres import warehouse_schema
 from local_stack.s3 import client
 from local_stack.stack import Stack, shell_quote
 
@@ -40,8 +41,8 @@ def stack(server_tmp_factory, tmp_path_factory):
     root = server_tmp_factory("stack")
     for folder in ("dags", "plugins"):
         (root / folder).mkdir()
-    if (REPO / "create_tables.sql").exists():
-        shutil.copy(REPO / "create_tables.sql", root)
+    for path in warehouse_schema(REPO):
+        shutil.copy(path, root)
     with pytest.MonkeyPatch.context() as mp:
         for var in ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT", "SPARKIFY_AIRFLOW_PORT"):
             mp.setenv(var, "0")
@@ -77,9 +78,8 @@ def test_up_made_the_databases_schema_and_bucket(stack):
     with psycopg2.connect(env["WAREHOUSE_URI"]) as conn, conn.cursor() as cur:
         cur.execute("SELECT datname FROM pg_database")
         assert {"airflow", "sparkify"} <= {row[0] for row in cur.fetchall()}
-        if (stack.repo / "create_tables.sql").exists():
-            cur.execute("SELECT to_regclass('staging_events') IS NOT NULL")
-            assert cur.fetchone()[0]
+        cur.execute("SELECT to_regclass('staging_events') IS NOT NULL, to_regclass('songplays_start_time') IS NOT NULL")
+        assert cur.fetchone() == (True, True)  # both schema files applied
     endpoint = json.loads(env["AIRFLOW_CONN_AWS_CREDENTIALS"])["extra"]["endpoint_url"]
     assert env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"] in [b["Name"] for b in client(endpoint).list_buckets()["Buckets"]]
 
