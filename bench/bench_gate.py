@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +27,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "bench")]
+
+from day_run import gx_context_for  # noqa: E402
+from measures import Measure  # noqa: E402
+
+TARGET = 2.0
 
 SAMPLE = REPO.parent / "shared" / "data" / "sparkify"
 _JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
@@ -83,32 +87,24 @@ def best_of(runs: int, measure: Callable[[], object]) -> float:
     return min(timings)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SAMPLE, help="a bucket-shaped folder (default: the real sample)")
-    parser.add_argument("--days", type=int, help="load only the first N days")
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(data: Path, days: int | None = None, runs: int = 3, report=print) -> dict[str, float]:
+    """The audit's and the gate's seconds, with GX and as plain SQL, best of ``runs``; the gate's day's rows."""
     import psycopg
 
     from helpers.tables import TABLES
     from local_stack import sql_pipeline
-    from local_stack.postgres import scratch_warehouse
+    from local_stack.postgres import scratch_warehouse, warehouse_schema
     from quality_gate import gx_context, warehouse_audit
 
-    days = sorted(p.name[:10] for p in (args.data / "log_data").rglob("*-events.json"))[: args.days]
+    loaded = sorted(p.name[:10] for p in (data / "log_data").rglob("*-events.json"))[:days]
     specs = gx_context.validated_tables()
-    with scratch_warehouse("bench-gate-", REPO / "create_tables.sql") as (uri, scratch_dir):
+    with scratch_warehouse("bench-gate-", *warehouse_schema()) as (uri, scratch_dir):
         started = time.perf_counter()
         with psycopg.connect(uri) as conn:
-            sql_pipeline.load_days(conn, args.data, days)
-        print(f"Loaded {len(days)} day(s) of {args.data} in {time.perf_counter() - started:.1f}s")
+            sql_pipeline.load_days(conn, data, loaded)
+        report(f"Loaded {len(loaded)} day(s) of {data} in {time.perf_counter() - started:.1f}s")
 
-        gx_dir = scratch_dir / "gx"
-        shutil.copytree(gx_context.GX_DIR, gx_dir, ignore=shutil.ignore_patterns("uncommitted"))
-        gx_context.set_warehouse_url(uri.replace("postgresql://", "postgresql+psycopg://"))
-        context = gx_context.file_context(gx_dir)
+        context = gx_context_for(uri, scratch_dir)
         suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
                   for spec in specs}
 
@@ -127,7 +123,7 @@ def main() -> None:
                     if spec.history:
                         warehouse_audit.history_warnings(cursor, spec)
 
-        day = date.fromisoformat(days[-1])
+        day = date.fromisoformat(loaded[-1])
 
         def day_batch(spec) -> str:
             if not spec.slice_column:
@@ -135,16 +131,42 @@ def main() -> None:
             return (f'(SELECT * FROM "{spec.name}" WHERE "{spec.slice_column}" >= \'{day}\' '
                     f"AND \"{spec.slice_column}\" < '{day + timedelta(days=1)}')")
 
-        audit_gx = best_of(args.runs, lambda: warehouse_audit.run(context, specs))
-        audit_sql = best_of(args.runs, plain_audit)
-        gate_gx = best_of(args.runs, lambda: [gx_context.run_checkpoint(context, spec.name, day) for spec in specs])
-        gate_sql = best_of(args.runs, lambda: plain({spec.name: day_batch(spec) for spec in specs}))
+        audit_gx = best_of(runs, lambda: warehouse_audit.run(context, specs))
+        audit_sql = best_of(runs, plain_audit)
+        gate_gx = best_of(runs, lambda: [gx_context.run_checkpoint(context, spec.name, day) for spec in specs])
+        gate_sql = best_of(runs, lambda: plain({spec.name: day_batch(spec) for spec in specs}))
+
+        with psycopg.connect(uri) as conn:
+            day_rows = conn.execute("SELECT COUNT(*) FROM staging_events WHERE ts >= %s AND ts < %s",
+                                    (day, day + timedelta(days=1))).fetchone()[0]
 
     expectations = sum(len(items) for items in suites.values())
-    print(f"{expectations} expectations in {len(specs)} suites; best of {args.runs} runs each")
-    print(f"{'measure':<44} {'GX s':>8} {'plain SQL s':>12} {'ratio':>7}")
-    print(f"{'audit: gx validate, whole warehouse':<44} {audit_gx:>8.2f} {audit_sql:>12.2f} {audit_gx / audit_sql:>7.2f}")
-    print(f"{f'gate: every suite on {day} (one run)':<44} {gate_gx:>8.2f} {gate_sql:>12.2f} {gate_gx / gate_sql:>7.2f}")
+    report(f"{expectations} expectations in {len(specs)} suites; best of {runs} runs each")
+    report(f"{'measure':<44} {'GX s':>8} {'plain SQL s':>12} {'ratio':>7}")
+    report(f"{'audit: gx validate, whole warehouse':<44} {audit_gx:>8.2f} {audit_sql:>12.2f} {audit_gx / audit_sql:>7.2f}")
+    report(f"{f'gate: every suite on {day} ({day_rows:,} events)':<44} {gate_gx:>8.2f} {gate_sql:>12.2f} {gate_gx / gate_sql:>7.2f}")
+    return {"audit_gx": audit_gx, "audit_sql": audit_sql, "gate_gx": gate_gx, "gate_sql": gate_sql, "day_rows": day_rows}
+
+
+def measures(quick: bool, report=print) -> list[Measure]:
+    """P4 on the real sample: the audit of every day, and one day as ``gx validate --date`` checks it
+    (the run's own gate, in its audit area, at growing sizes: bench_scaling)."""
+    sample = measure(SAMPLE, report=report)
+    return [Measure("P4", "audit (gx validate, whole real sample) vs plain SQL, time",
+                    sample["audit_gx"] / sample["audit_sql"], TARGET, at_least=False),
+            Measure("P4", f"gx validate --date (every suite, a real day of {sample['day_rows']:,} events) vs plain SQL",
+                    sample["gate_gx"] / sample["gate_sql"], TARGET, at_least=False)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SAMPLE, help="a bucket-shaped folder (default: the real sample)")
+    parser.add_argument("--days", type=int, help="load only the first N days")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    seconds = measure(args.data, args.days, args.runs)
+    print(Measure("P4", "gate (every suite on the last day) vs plain SQL, time", seconds["gate_gx"] / seconds["gate_sql"],
+                  TARGET, at_least=False).line())
 
 
 if __name__ == "__main__":

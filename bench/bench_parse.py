@@ -22,6 +22,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+from measures import Measure  # noqa: E402
+
 TARGET_SECONDS = 0.3
 KEPT_OUT = ("great_expectations", "pandas", "psycopg", "psycopg2", "boto3", "sqlalchemy_redshift")
 
@@ -46,6 +50,31 @@ def _child() -> None:
                       "heavy": sorted(name for name in KEPT_OUT if name in sys.modules)}))
 
 
+def measure(runs: int = 7, report=print) -> Measure:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-parse-") as home:
+        env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+        for _ in range(runs):
+            run = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, env=env)
+            if run.returncode:
+                raise SystemExit(f"parsing the DAG files failed:\n{run.stderr[-3000:]}")
+            results.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    sdk = statistics.median(result["sdk"] for result in results)
+    dags = statistics.median(result["dags"] for result in results)
+    report(f"import airflow.sdk      {sdk:6.3f} s  (median of {runs} fresh processes)")
+    report(f"+ parse dags/*.py       {dags:6.3f} s  = {dags / sdk:.2f}x the import")
+    for name, dag_ids in results[0]["defined"].items():
+        report(f"  {name}: {', '.join(dag_ids) or 'no DAG'}")
+    heavy = results[0]["heavy"]
+    report(f"modules kept out of parse time that a parse imported: {', '.join(heavy) or 'none'}")
+    return Measure("P5", "DAG files' parse time on top of importing airflow.sdk", dags, TARGET_SECONDS,
+                   at_least=False, unit=" s")
+
+
+def measures(quick: bool, report=print) -> list[Measure]:
+    return [measure(report=report)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="fresh processes to measure (default 7)")
@@ -54,23 +83,7 @@ def main() -> None:
     if args.child:
         _child()
         return
-    results = []
-    with tempfile.TemporaryDirectory(prefix="bench-parse-") as home:
-        env = {**os.environ, "AIRFLOW_HOME": home, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-        for _ in range(args.runs):
-            run = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, env=env)
-            if run.returncode:
-                raise SystemExit(f"parsing the DAG files failed:\n{run.stderr[-3000:]}")
-            results.append(json.loads(run.stdout.strip().splitlines()[-1]))
-    sdk = statistics.median(result["sdk"] for result in results)
-    dags = statistics.median(result["dags"] for result in results)
-    print(f"import airflow.sdk      {sdk:6.3f} s  (median of {args.runs} fresh processes)")
-    print(f"+ parse dags/*.py       {dags:6.3f} s  = {dags / sdk:.2f}x the import; target <= {TARGET_SECONDS} s: "
-          f"{'PASS' if dags <= TARGET_SECONDS else 'MISS'}")
-    for name, dag_ids in results[0]["defined"].items():
-        print(f"  {name}: {', '.join(dag_ids) or 'no DAG'}")
-    heavy = results[0]["heavy"]
-    print(f"modules kept out of parse time that a parse imported: {', '.join(heavy) or 'none'}")
+    print(measure(args.runs).line())
 
 
 if __name__ == "__main__":

@@ -118,6 +118,10 @@ def cmd_test(arguments: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pytest", *arguments], cwd=REPO)
 
 
+def cmd_bench(arguments: list[str]) -> int:
+    return subprocess.call([sys.executable, str(REPO / "bench" / "run.py"), *arguments], cwd=REPO)
+
+
 def cmd_gx(arguments: list[str]) -> int:
     from local_stack.gx_cli import main as gx_main
 
@@ -125,7 +129,7 @@ def cmd_gx(arguments: list[str]) -> int:
 
 
 # Commands whose arguments belong to another tool, passed through untouched (--help included).
-PASS_THROUGH = {"generate": cmd_generate, "test": cmd_test, "gx": cmd_gx}
+PASS_THROUGH = {"generate": cmd_generate, "test": cmd_test, "gx": cmd_gx, "bench": cmd_bench}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -524,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "when they are missing.").set_defaults(handler=cmd_assets)
     commands.add_parser("generate", help="generate Sparkify-shaped data (./sparkify generate --help)")
     commands.add_parser("test", help="run the whole test suite (arguments go to pytest)")
+    commands.add_parser("bench", help="run the benchmarks, one table of ratios against targets (./sparkify bench --help)")
     commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites (./sparkify gx --help)")
     return parser
 
