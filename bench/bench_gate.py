@@ -78,6 +78,20 @@ def plain_sql(expectation: dict, batch: str) -> str:
     raise ValueError(f"No plain SQL for {kind}: add it to bench/bench_gate.py")
 
 
+def suite_expectations(context, specs) -> dict[str, list[dict]]:
+    """Each table's expectations, as their suite's JSON has them."""
+    return {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
+            for spec in specs}
+
+
+def run_plain(cursor, suites: dict[str, list[dict]], batches: dict[str, str]) -> None:
+    """Every expectation of ``suites`` as its plain SQL query on its table's batch of ``batches``."""
+    for table, expectations in suites.items():
+        for expectation in expectations:
+            cursor.execute(plain_sql(expectation, batches[table]))
+            cursor.fetchall()
+
+
 def best_of(runs: int, measure: Callable[[], object]) -> float:
     timings = []
     for _ in range(runs):
@@ -105,14 +119,11 @@ def measure(data: Path, days: int | None = None, runs: int = 3, report=print) ->
         report(f"Loaded {len(loaded)} day(s) of {data} in {time.perf_counter() - started:.1f}s")
 
         context = gx_context_for(uri, scratch_dir)
-        suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
-                  for spec in specs}
+        suites = suite_expectations(context, specs)
 
         def plain(batches: dict[str, str]) -> None:
-            with psycopg.connect(uri) as conn:
-                for spec in specs:
-                    for expectation in suites[spec.name]:
-                        conn.execute(plain_sql(expectation, batches[spec.name])).fetchall()
+            with psycopg.connect(uri) as conn, conn.cursor() as cursor:
+                run_plain(cursor, suites, batches)
 
         def plain_audit() -> None:
             plain({spec.name: spec.name for spec in specs})

@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "bench")]
 
-from day_run import PHASES, gx_context_for, run_day  # noqa: E402
+from day_run import PHASES, fastest_run, gx_context_for  # noqa: E402
 from measures import Measure  # noqa: E402
 
 START = date(2018, 11, 1)
@@ -37,16 +37,18 @@ TARGET = 1.2
 def _copy_back_sql(cursor, table: str, day_column: str, key_columns: tuple[str, ...]) -> str:
     """INSERT copies of the first week of ``table``, each ``7 * k`` days earlier (k = 1..COPIES);
     text keys made unique per copy."""
-    cursor.execute("SELECT column_name, data_type FROM information_schema.columns "
-                   "WHERE table_schema = 'public' AND table_name = %s ORDER BY ordinal_position", (table,))
+    from helpers.audit_area import PUBLISHED_SCHEMA
+    from helpers.json_copy import table_columns
+
     values = []
-    for name, data_type in cursor.fetchall():
-        if name == day_column:
-            values.append(f'"{name}" - {WEEK} * k' if data_type == "date" else f"\"{name}\" - {WEEK} * k * INTERVAL '1 day'")
-        elif name in key_columns and data_type.startswith("character"):
-            values.append(f"MD5(\"{name}\" || '|' || k)")
+    for column in table_columns(cursor, PUBLISHED_SCHEMA, table):
+        name = f'"{column.name}"'
+        if column.name == day_column:
+            values.append(f"{name} - {WEEK} * k" + ("" if column.data_type == "date" else " * INTERVAL '1 day'"))
+        elif column.name in key_columns and column.data_type.startswith("character"):
+            values.append(f"MD5({name} || '|' || k)")
         else:
-            values.append(f'"{name}"')
+            values.append(name)
     end = START + timedelta(days=WEEK)
     return (f'INSERT INTO "{table}" SELECT {", ".join(values)} FROM "{table}" CROSS JOIN generate_series(1, {COPIES}) AS k '
             f"WHERE \"{day_column}\" >= '{START}' AND \"{day_column}\" < '{end}'")
@@ -71,15 +73,13 @@ def measure(events: int, runs: int = 2, report=print) -> Measure:
     from helpers.audit_area import area_name
     from local_stack import sql_pipeline
     from local_stack.postgres import scratch_warehouse, warehouse_schema
-    from quality_gate import gx_context
 
     days = [str(START + timedelta(days=offset)) for offset in range(WEEK + 1)]
     measured = days[-1]
     with scratch_warehouse("bench-history-", *warehouse_schema()) as (uri, scratch_dir):
         data = scratch_dir / "data"
         generate(data, events=events * len(days), songs=2_000, start=START, days=len(days), progress=False)
-        context = gx_context_for(uri, scratch_dir)
-        gx_context.read_audit_area_first(context, area_name("test", measured))
+        context = gx_context_for(uri, scratch_dir, audit_area=area_name("test", measured))
         with psycopg.connect(uri) as connection:
             cases = {}
             for case, loaded in (("1 day", days[WEEK - 1:WEEK]), ("365 days", days[:WEEK - 1])):
@@ -95,8 +95,7 @@ def measure(events: int, runs: int = 2, report=print) -> Measure:
                     history_days, history_rows = cursor.fetchone()
                 report(f"{case}: {history_days} day(s), {history_rows:,} events in the warehouse "
                        f"({time.perf_counter() - started:.1f} s to build)")
-                cases[case] = min((run_day(connection, context, data, measured) for _ in range(runs)),
-                                  key=lambda phases: sum(phases.values()))
+                cases[case] = fastest_run(runs, connection, context, data, measured)
     report(f"{'history':>10} " + " ".join(f"{phase:>8}" for phase in PHASES) + f" {'run s':>8}")
     for case, phases in cases.items():
         report(f"{case:>10} " + " ".join(f"{phases[phase]:>8.2f}" for phase in PHASES) + f" {sum(phases.values()):>8.2f}")

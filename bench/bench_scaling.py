@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "bench")]
 
-from bench_gate import TARGET, plain_sql  # noqa: E402
-from day_run import PHASES, gx_context_for, run_day  # noqa: E402
+from bench_gate import TARGET, run_plain, suite_expectations  # noqa: E402
+from day_run import PHASES, fastest_run, gx_context_for  # noqa: E402
 from measures import Measure  # noqa: E402
 
 START = date(2018, 11, 1)
@@ -52,26 +52,21 @@ def measure_size(events: int, runs: int = 2, report=print) -> dict[str, float]:
     with scratch_warehouse("bench-scaling-", *warehouse_schema()) as (uri, scratch_dir):
         data = scratch_dir / "data"
         generate(data, events=events * 2, songs=2_000, start=START, days=2, progress=False)
-        context = gx_context_for(uri, scratch_dir)
-        gx_context.read_audit_area_first(context, area_name("test", days[1]))
+        context = gx_context_for(uri, scratch_dir, audit_area=area_name("test", days[1]))
         specs = gx_context.validated_tables()
-        suites = {spec.name: [e.configuration.to_json_dict() for e in context.suites.get(spec.suite).expectations]
-                  for spec in specs}
+        suites = suite_expectations(context, specs)
 
         def plain(cursor) -> float:
             started = time.perf_counter()
             for spec in specs:
                 if spec.history:
                     history.judge_day(cursor, spec, date.fromisoformat(days[1]))
-                for expectation in suites[spec.name]:
-                    cursor.execute(plain_sql(expectation, f'"{spec.name}"'))
-                    cursor.fetchall()
+            run_plain(cursor, suites, {spec.name: f'"{spec.name}"' for spec in specs})
             return time.perf_counter() - started
 
         with psycopg.connect(uri) as connection:
             sql_pipeline.load_days(connection, data, days[:1])
-            best = min((run_day(connection, context, data, days[1], in_area=plain) for _ in range(runs)),
-                       key=lambda phases: sum(phases.values()))
+            best = fastest_run(runs, connection, context, data, days[1], in_area=plain)
             with connection.cursor() as cursor:
                 cursor.execute("SELECT COUNT(*) FROM staging_events WHERE ts >= %s", (days[1],))
                 staged = cursor.fetchone()[0]

@@ -31,7 +31,6 @@ from measures import Measure  # noqa: E402
 
 DAY = date(2018, 11, 1)
 TARGET = 2.0
-PORTS = ("SPARKIFY_PG_PORT", "SPARKIFY_S3_PORT", "SPARKIFY_SMTP_PORT", "SPARKIFY_AIRFLOW_PORT")
 
 
 def measure(events: int, report=print) -> Measure:
@@ -40,12 +39,11 @@ def measure(events: int, report=print) -> Measure:
     from datagen import generate
     from helpers.audit_area import area_name
     from local_stack.cli import DAG_ID, AirflowApi
-    from local_stack.stack import Stack
-    from quality_gate import gx_context
+    from local_stack.stack import PORTS, Stack
 
     day = str(DAY)
     with tempfile.TemporaryDirectory(prefix="bench-scheduler-") as scratch, \
-            mock.patch.dict(os.environ, dict.fromkeys(PORTS, "0")):  # "0": any free port
+            mock.patch.dict(os.environ, {variable: "0" for _, variable in PORTS.values()}):  # "0": any free port
         folder = Path(scratch)
         folder.chmod(0o711)  # PostgreSQL runs as the `postgres` user when we are root
         data = folder / "data"
@@ -62,8 +60,7 @@ def measure(events: int, report=print) -> Measure:
                     raise SystemExit(f"The run of {day} ended {run['state']}: see {stack.logs}")
             scheduled = (datetime.fromisoformat(run["end_date"]) - datetime.fromisoformat(run["start_date"])).total_seconds()
             uri = stack.environment()["WAREHOUSE_URI"]
-            context = gx_context_for(uri, folder)
-            gx_context.read_audit_area_first(context, area_name("test", day))
+            context = gx_context_for(uri, folder, audit_area=area_name("test", day))
             with psycopg.connect(uri) as connection:
                 in_process = run_day(connection, context, data, day)
         finally:
