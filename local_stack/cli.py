@@ -248,7 +248,7 @@ class AirflowApi:
 
     def __init__(self, url: str, user: str, password: str) -> None:
         self.url = url
-        self._token = self._request("POST", "/auth/token", {"username": user, "password": password}, auth=False)[
+        self.token = self._request("POST", "/auth/token", {"username": user, "password": password}, auth=False)[
             "access_token"
         ]
 
@@ -257,7 +257,7 @@ class AirflowApi:
         request = urllib.request.Request(f"{self.url}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         if auth:
-            request.add_header("Authorization", f"Bearer {self._token}")
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=timeouts.AIRFLOW_REQUEST) as response:
                 return json.load(response)

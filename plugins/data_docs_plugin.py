@@ -262,20 +262,18 @@ def metric_series(conn_id: str = "redshift") -> dict[tuple[str, str], list[tuple
 
 
 async def _may_read(request: Request) -> bool:
-    """True if the request's Airflow token (Authorization header, or the UI's cookie) may read the DAG.
+    """True if the request's Airflow user may read the DAG; False when it has none (no token, or an
+    expired or invalid one). A valid user without the permission is refused with 403.
 
-    Read like Airflow's own ``get_user`` dependency reads it; a missing, expired or invalid token is
-    False. A valid token without the permission is refused with 403.
+    The user is what Airflow's own ``get_user`` dependency resolves: a bearer token wins over the UI's
+    cookie, and a cookie refreshed by Airflow's JWT middleware counts.
     """
     from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
-    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
-    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    token = credentials.strip() if scheme.lower() == "bearer" else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
     try:
-        user = await resolve_user_from_token(token)
+        user = await get_user(request, _oauth_token=None, bearer_credentials=await bearer_scheme(request))
     except HTTPException:
         return False
     if not get_auth_manager().is_authorized_dag(

@@ -8,11 +8,14 @@ test_airflow_ui.py); everything looked at is looked at in the browser.
 from __future__ import annotations
 
 import re
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from playwright.sync_api import Page, expect
 
 from quality_gate import gx_context
@@ -102,6 +105,30 @@ def test_gx_own_index_draws_its_table_without_internet_access(page: Page, ui_sta
     expect(page.locator(".pagination-info").first).to_contain_text(re.compile(r"Showing 1 to \d+ of \d+ rows"))  # bootstrap-table
     expect(page.get_by_role("cell", name=re.compile(r"^warehouse-staging_events-year_2018")).first).to_be_visible()
     shot(page, "14-gx-index-offline")
+
+
+def _data_docs_status(ui_stack: UiStack, *, bearer: str | None = None, cookie: str | None = None) -> int:
+    """The HTTP status of the Data Docs home for a script (no HTML accept header: no login redirect)."""
+    request = urllib.request.Request(f"{ui_stack.url}/data-docs/")
+    if bearer is not None:
+        request.add_header("Authorization", f"Bearer {bearer}")
+    if cookie is not None:
+        request.add_header("Cookie", f"{COOKIE_NAME_JWT_TOKEN}={cookie}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeouts.AIRFLOW_REQUEST) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_data_docs_take_a_bearer_token_or_the_session_cookie_and_an_explicit_token_wins(ui_stack: UiStack):
+    """As Airflow's own API reads a user (3.3.2): the Authorization header, when there is one, decides."""
+    token = ui_stack.api().token
+    assert _data_docs_status(ui_stack) == 401
+    assert _data_docs_status(ui_stack, bearer=token) == 200
+    assert _data_docs_status(ui_stack, cookie=token) == 200
+    assert _data_docs_status(ui_stack, bearer="not-a-token", cookie=token) != 200
+    assert _data_docs_status(ui_stack, bearer=token, cookie="not-a-token") == 200
 
 
 def test_data_docs_ask_for_a_login_and_return_after_it(anonymous_page: Page, ui_stack: UiStack):
