@@ -34,7 +34,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from helpers.db import Dialect, Statement, Step, TimeSlice, day_statistics, quote_table
+from helpers.db import Dialect, Statement, Step, TimeSlice, analyze_when_changed, day_statistics, quote_table
 from helpers.loads import LoadMode, publish_table_steps
 from helpers.rejects import LOAD_METRICS, REJECTS_TABLE, load_metric
 from helpers.tables import Role, TableSpec
@@ -187,11 +187,11 @@ def publish_steps(
             Statement(f"INSERT INTO {metrics} SELECT * FROM {recorded}"),
         ]
     steps.append(Statement(f"DROP SCHEMA {quote_table(area)} CASCADE"))
-    if dialect is Dialect.POSTGRES:  # fresh statistics for the next runs' joins (Redshift analyzes by itself)
+    if dialect is Dialect.POSTGRES:  # statistics for the next runs' joins (Redshift analyzes by itself)
         sliced = {spec.name: spec.slice_column for spec in specs if spec.slice_column}
         steps += [Statement(day_statistics(f"{PUBLISHED_SCHEMA}.{table}", sliced[table]))
                   for table in changed if table in sliced]
-        steps += [Statement(f"ANALYZE {published(table)}") for table in changed]
+        steps += [Statement(analyze_when_changed(f"{PUBLISHED_SCHEMA}.{table}")) for table in changed]
     return steps
 
 
