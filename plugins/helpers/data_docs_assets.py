@@ -5,8 +5,8 @@ Vega from CDNs, so where the Airflow UI has no internet access they render unsty
 shows no table. ``fetch`` downloads the same versions from the npm registry once (each tarball
 checked against its pinned sha512) into ``gx/uncommitted/data_docs_vendor/``; the Data Docs plugin
 serves that folder at ``/data-docs/_vendor/`` and ``local_addresses`` rewrites the CDN addresses of
-every page it serves. ``./sparkify`` fetches them when it installs the environment; a deployment
-runs ``python -m local_stack.cli assets`` (or copies the folder) the same way.
+every page it serves. ``./sparkify`` fetches them when it installs the environment; the production
+image (deploy/Dockerfile) calls ``fetch`` as it is built.
 """
 
 from __future__ import annotations
