@@ -93,7 +93,7 @@ def test_trigger_dialog_runs_logical_date_2018_11_03_to_success(page, ui_stack, 
     dialog = open_trigger_dialog(page, ui_stack)
     expect(dialog.get_by_role("heading", name=re.compile(rf"Trigger Dag\s*-\s*{DAG_ID}"))).to_be_visible()
     expect(dialog.get_by_role("radio", name=re.compile(r"^Single Run"))).to_be_checked()
-    set_datetime(page, dialog.get_by_role("textbox", name="Logical Date"), f"{TRIGGERED_DAY}T00:00")
+    set_datetime(page, dialog, "Logical Date", f"{TRIGGERED_DAY}T00:00")
     expect(dialog.get_by_role("radio", name="Inferred from Logical Date and Timetable")).to_be_checked()
     shot(page, "04-trigger-dialog")
 
@@ -130,8 +130,8 @@ def test_backfill_dialog_runs_three_days_and_all_three_runs_succeed(page, ui_sta
     dialog.get_by_text("Run this Dag for a range of dates").click()
     expect(dialog.get_by_role("radio", name=re.compile(r"^Backfill"))).to_be_checked()
     expect(dialog.get_by_role("heading", name=re.compile(rf"Run Backfill\s*-\s*{DAG_ID}"))).to_be_visible()
-    set_datetime(page, dialog.get_by_role("textbox", name="From"), f"{first}T00:00")
-    set_datetime(page, dialog.get_by_role("textbox", name="To"), f"{last}T00:00")
+    set_datetime(page, dialog, "From", f"{first}T00:00")
+    set_datetime(page, dialog, "To", f"{last}T00:00")
     expect(dialog.get_by_role("radio", name="Missing Runs")).to_be_checked()
     dialog.locator('input[name="max_active_runs"]').fill("3")  # the three days at once (the run params are spinbuttons too)
     expect(dialog.get_by_role("spinbutton", name="Rejects tolerated (count)")).to_be_visible()  # the DAG's params, per run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,8 +14,6 @@ from playwright.sync_api import Locator, Page, expect
 from local_stack.cli import AirflowApi
 
 DAG_ID = "sparkify_etl"
-# The UI's date-time inputs (data-testid="datetime-input") apply what was typed after a 1 s debounce.
-DATETIME_DEBOUNCE_MS = 1_500
 
 
 @dataclass
@@ -80,12 +79,24 @@ def sign_in(page: Page, stack: UiStack) -> None:
     expect(page.get_by_test_id("nav-dags-link")).to_be_visible()
 
 
-def set_datetime(page: Page, box: Locator, value: str) -> None:
-    """Type value (YYYY-MM-DDTHH:MM) into one of the UI's datetime-local inputs and let it apply."""
-    box.fill(value)
-    expect(box).to_have_value(value)
-    box.blur()
-    page.wait_for_timeout(DATETIME_DEBOUNCE_MS)
+def set_datetime(page: Page, dialog: Locator, label: str, value: str) -> None:
+    """Set the dialog's date-time field ``label`` to ``value`` (YYYY-MM-DDTHH:MM, UTC).
+
+    The field (data-testid="datetime-input") is a button showing its value; it opens a picker, a
+    dialog of its own, with a Date (YYYY/MM/DD) and a Time (HH:mm) input that apply as typed. Escape
+    closes the picker only.
+    """
+    box = dialog.get_by_text(label, exact=True).locator(
+        "xpath=ancestor::*[.//*[@data-testid='datetime-input']][1]").get_by_test_id("datetime-input")
+    day, time = value.split("T")
+    box.click()
+    date_input = page.get_by_placeholder("YYYY/MM/DD").filter(visible=True)
+    date_input.fill(day.replace("-", "/"))
+    time_input = page.get_by_placeholder("HH:mm").filter(visible=True)
+    time_input.fill(time)
+    time_input.press("Escape")
+    expect(date_input).to_have_count(0)
+    expect(box).to_have_text(datetime.strptime(value, "%Y-%m-%dT%H:%M").strftime("%b %d, %Y %H:%M"))
 
 
 def open_trigger_dialog(page: Page, stack: UiStack) -> Locator:
