@@ -2,8 +2,10 @@
 
 Loading is CPU work and fetching is waiting, so small objects (a song file is ~300 bytes) are
 downloaded by a few threads ahead of the consumer, in key order; objects above ``whole_object_limit``
-are streamed in chunks instead. Memory is bounded by ``prefetch * whole_object_limit`` whatever
-the number or size of the objects.
+are streamed in chunks instead: their first chunk comes ahead, the rest is read by a thread of its
+own, once the consumer reaches the object, up to ``READ_AHEAD_CHUNKS`` ahead of it (socket reads
+release the GIL while the consumer decodes). Memory is bounded by ``prefetch * whole_object_limit``
+plus the chunks read ahead, whatever the number or size of the objects.
 
 A gzip-compressed object (found by its magic bytes, as the ``.gz`` suffix may lie) is decompressed
 when the load has COPY's ``GZIP`` option; without it, it comes as ``COMPRESSED``, for the load to
@@ -13,6 +15,8 @@ reject with what to do (Redshift's COPY, too, reads compressed objects only with
 from __future__ import annotations
 
 import gzip as gzip_format
+import queue
+import threading
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -22,6 +26,9 @@ from typing import Any
 
 MiB = 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+READ_AHEAD_CHUNKS = 8
+"""Chunks (of 1 MiB) of a streamed object read ahead of the consumer."""
+_END = object()
 COMPRESSED: Iterable[bytes] = ()
 """The lines of a gzip-compressed object read without the GZIP option: none (``is`` tells it apart)."""
 
@@ -52,8 +59,8 @@ def iter_object_lines(
         chunks = body.iter_chunks(chunk_size=MiB)
         first = next(chunks, b"")
         if first.startswith(GZIP_MAGIC):
-            return _gzip_lines(first, chunks) if gzip else COMPRESSED
-        return _lines(first, chunks)
+            return _gzip_lines(first, _read_ahead(chunks, READ_AHEAD_CHUNKS)) if gzip else COMPRESSED
+        return _lines(first, _read_ahead(chunks, READ_AHEAD_CHUNKS))
 
     objects = (
         (item["Key"], item["Size"])
@@ -70,6 +77,39 @@ def iter_object_lines(
         while window:
             key_ready, future = window.popleft()
             yield key_ready, future.result()
+
+
+def _read_ahead(chunks: Iterator[bytes], depth: int) -> Iterator[bytes]:
+    """``chunks``, read by a thread up to ``depth`` ahead from the first ``next``; its error is raised
+    here, after the chunks read before it. A consumer that stops early (closing this generator) stops
+    the thread after the chunk it is reading."""
+    ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                ready.put(chunk)
+                if stop.is_set():
+                    return
+            ready.put(_END)
+        except BaseException as error:  # raised in the consumer's thread, after the chunks read before it
+            ready.put(error)
+
+    reader = threading.Thread(target=read, name="s3-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # make room for the put the thread may be waiting on
+            try:
+                ready.get(timeout=0.1)
+            except queue.Empty:
+                pass
 
 
 def _lines(first: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
