@@ -1,0 +1,93 @@
+"""quality_gate.s3_store on the local stack's moto S3: GX's keys round-trip, and two contexts (two
+workers) share validation results and the Data Docs site through it."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from quality_gate.s3_store import S3StoreBackend
+
+
+def objects(s3_client, bucket: str, prefix: str = "") -> list[str]:
+    pages = s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def test_keys_round_trip_under_the_prefix_only(airflow_connections, s3_client, s3_bucket):
+    from great_expectations.exceptions import InvalidKeyError
+
+    backend = S3StoreBackend(bucket=s3_bucket, prefix="gx/results/", filepath_suffix=".json",
+                             suppress_store_backend_id=True)
+    other = S3StoreBackend(bucket=s3_bucket, prefix="gx/other", suppress_store_backend_id=True)
+    backend.set(("songs", "run 1", "day"), '{"a": 1}')
+    backend.set(("songs", "run 2", "day"), b'{"b": 2}')
+    other.set(("songs",), "elsewhere")
+
+    assert objects(s3_client, s3_bucket) == ["gx/other/songs", "gx/results/songs/run 1/day.json",
+                                             "gx/results/songs/run 2/day.json"]
+    assert backend.get(("songs", "run 1", "day")) == '{"a": 1}'
+    assert sorted(backend.list_keys()) == [("songs", "run 1", "day"), ("songs", "run 2", "day")]
+    assert backend.list_keys(("songs", "run 2")) == [("songs", "run 2", "day")]
+    assert backend.has_key(("songs", "run 2", "day")) and not backend.has_key(("songs", "run 3", "day"))
+    assert backend.get_url_for_key(("songs", "run 1", "day")) == f"s3://{s3_bucket}/gx/results/songs/run 1/day.json"
+
+    assert backend.remove_key(("songs", "run 1", "day")) is True
+    assert backend.remove_key(("songs", "run 1", "day")) is False
+    with pytest.raises(InvalidKeyError, match=f"s3://{s3_bucket}/gx/results/songs/run 1/day.json"):
+        backend.get(("songs", "run 1", "day"))
+    assert other.get(("songs",)) == "elsewhere"
+
+
+def test_a_backend_id_is_kept_in_the_bucket_and_shared(airflow_connections, s3_bucket):
+    first = S3StoreBackend(bucket=s3_bucket, prefix="gx/results")
+    assert S3StoreBackend(bucket=s3_bucket, prefix="gx/results").store_backend_id == first.store_backend_id
+
+
+def worker_context(bucket: str):
+    """An in-memory GX context whose validation results and Data Docs site are in ``bucket``."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    def on_s3(prefix: str) -> dict:
+        return {"module_name": "quality_gate.s3_store", "class_name": "S3StoreBackend", "bucket": bucket, "prefix": prefix}
+
+    config = DataContextConfig(store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+                               analytics_enabled=False)
+    config.stores["validation_results_store"] = {"class_name": "ValidationResultsStore",
+                                                 "store_backend": on_s3("gx/validations")}
+    config.data_docs_sites = {"shared_site": {"class_name": "SiteBuilder", "store_backend": on_s3("gx/data_docs")}}
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def validate(context, rows: list[int], run_name: str):
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    batch = context.data_sources.add_pandas("frames").add_dataframe_asset("plays").add_batch_definition_whole_dataframe("all")
+    suite = context.suites.add(gx.ExpectationSuite(name="plays"))
+    suite.add_expectation(gx.expectations.ExpectColumnValuesToBeBetween(column="n", min_value=0, max_value=10))
+    validation = context.validation_definitions.add(gx.ValidationDefinition(name="plays", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add(gx.Checkpoint(
+        name="plays", validation_definitions=[validation],
+        actions=[UpdateDataDocsAction(name="docs", site_names=["shared_site"])]))
+    return checkpoint.run(batch_parameters={"dataframe": pd.DataFrame({"n": rows})}, run_id=gx.RunIdentifier(run_name=run_name))
+
+
+def test_two_workers_share_validation_results_and_the_data_docs_site(airflow_connections, s3_client, s3_bucket):
+    passed = validate(worker_context(s3_bucket), [1, 2], "worker 1")
+    failed = validate(other_worker := worker_context(s3_bucket), [1, 20], "worker 2")
+    assert passed.success and not failed.success
+
+    keys = other_worker.validation_results_store.list_keys()
+    assert sorted(key.run_id.run_name for key in keys) == ["worker 1", "worker 2"]
+    pages = [page for page in objects(s3_client, s3_bucket, "gx/data_docs/validations/") if page.endswith(".html")]
+    assert len(pages) == 2
+    index = s3_client.get_object(Bucket=s3_bucket, Key="gx/data_docs/index.html")
+    assert index["ContentType"].startswith("text/html")
+    index_html = index["Body"].read().decode()
+    assert all(quote(page.removeprefix("gx/data_docs/")) in index_html for page in pages)  # the second build saw the first's result
+    (site,) = other_worker.get_docs_sites_urls(resource_identifier=keys[0], site_names=["shared_site"])
+    assert site["site_url"].startswith(f"s3://{s3_bucket}/gx/data_docs/validations/plays/")
