@@ -43,7 +43,6 @@ class S3StoreBackend(TupleStoreBackend):
         fixed_length_key: bool = False,
         suppress_store_backend_id: bool = False,
         manually_initialize_store_backend_id: str = "",
-        base_public_path: str | None = None,
         store_name: str | None = None,
     ) -> None:
         super().__init__(
@@ -55,7 +54,6 @@ class S3StoreBackend(TupleStoreBackend):
             fixed_length_key=fixed_length_key,
             suppress_store_backend_id=suppress_store_backend_id,
             manually_initialize_store_backend_id=manually_initialize_store_backend_id,
-            base_public_path=base_public_path,
             store_name=store_name,
         )
         if not bucket:
@@ -71,7 +69,7 @@ class S3StoreBackend(TupleStoreBackend):
                 "filepath_suffix": filepath_suffix, "forbidden_substrings": forbidden_substrings,
                 "fixed_length_key": fixed_length_key, "suppress_store_backend_id": suppress_store_backend_id,
                 "manually_initialize_store_backend_id": manually_initialize_store_backend_id,
-                "base_public_path": base_public_path, "store_name": store_name,
+                "store_name": store_name,
                 "module_name": self.__class__.__module__, "class_name": self.__class__.__name__,
             }.items()
             if value
