@@ -10,7 +10,8 @@ with it), then again: that second run's wall time, start to end as the Airflow A
 measured. The same day is then run in process on the same warehouse (bench/day_run.py: the tasks'
 SQL, COPY and GX checkpoints, with no scheduling, task processes or API calls around them).
 P6 is the scheduled run's time over the in-process one (target <= 2). Like every local stack, its
-Airflow writes its validation results and Data Docs into the repo's gx/uncommitted/.
+Airflow writes its validation results and Data Docs to its moto S3 (SPARKIFY_GX_STORES); the
+in-process run writes them to its temporary gx/.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from typing import Any
 from local_stack import timeouts
 from local_stack.process import ProcessRecord, StackError, StackTimeout, is_alive, log_tail, spawn
 from local_stack.s3 import ACCESS_KEY, SECRET_KEY
+from quality_gate.gx_context import STORES_ENV
 
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 HEALTH_KEYS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
@@ -76,7 +77,8 @@ def airflow_env(settings: AirflowSettings) -> dict[str, str]:
 
 
 def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: str) -> dict[str, str]:
-    """Airflow connections `redshift` and `aws_credentials` and variable `sparkify_s3_bucket`, as env vars."""
+    """Airflow connections `redshift` and `aws_credentials`, variable `sparkify_s3_bucket`, and the GX
+    validation results and Data Docs in that bucket under gx/ (quality_gate.gx_context.STORES_ENV), as env vars."""
     aws = {
         "conn_type": "aws",
         "login": ACCESS_KEY,
@@ -87,7 +89,13 @@ def connection_env(warehouse_uri: str, s3_endpoint: str, bucket: str, region: st
         "AIRFLOW_CONN_REDSHIFT": warehouse_uri,
         "AIRFLOW_CONN_AWS_CREDENTIALS": json.dumps(aws),
         "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+        STORES_ENV: gx_stores(bucket),
     }
+
+
+def gx_stores(bucket: str) -> str:
+    """Where a local stack keeps GX's validation results and Data Docs: gx/ in its bucket."""
+    return f"s3://{bucket}/gx"
 
 
 def api_env(passwords_file: Path) -> dict[str, str]:

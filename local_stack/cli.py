@@ -30,6 +30,7 @@ from helpers.run_note import RUN_NOTE, run_note
 from local_stack import timeouts
 from local_stack.mail import Mailbox
 from local_stack.process import StackError
+from quality_gate.gx_context import STORES_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = "sparkify_etl"
@@ -208,7 +209,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for day in failed:
         if day in runs:
             print(f"            {day} ({runs[day]['state']}): {run_url(airflow_url, runs[day]['dag_run_id'])}")
-    print(f"Data Docs:  {airflow_url}/data-docs/  (in the UI: Browse → Data Docs; the files: ./sparkify gx docs)")
+    print(f"Data Docs:  {airflow_url}/data-docs/  (in the UI: Browse → Data Docs; stored in "
+          f"{stack.environment()[STORES_ENV]}/data_docs/)")
     print(f"Warehouse:  psql {warehouse!r}    Stop everything: ./sparkify down")
     return 0 if failed == ([args.corrupt_day] if args.corrupt_day else []) and corrupt_unchanged else 1
 

@@ -6,7 +6,7 @@
     ./sparkify gx add users expect_column_values_to_be_in_set --column gender --kwarg 'value_set=["M", "F"]'
     ./sparkify gx remove users 1a2b3c4d        # an expectation id, or a unique prefix of one
     ./sparkify gx validate [TABLE ...] [--date 2018-11-21]   # against $WAREHOUSE_URI
-    ./sparkify gx docs                         # rebuild Data Docs, print index.html
+    ./sparkify gx docs                         # rebuild Data Docs, print where index.html is
     ./sparkify gx build [--warehouse redshift] # rebuild the context from the table spec (after adding a table)
 
 The suites are gx/expectations/<suite>.json; edit, add and remove rebuild the whole Data Docs site
@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "names, after editing a suite); --date defaults to the area's day")
     validate.set_defaults(run=cmd_validate)
 
-    commands.add_parser("docs", help="rebuild Data Docs and print the path of index.html").set_defaults(run=cmd_docs)
+    commands.add_parser("docs", help="rebuild Data Docs and print where index.html is (a file, or its s3:// URL when SPARKIFY_GX_STORES is set)").set_defaults(run=cmd_docs)
 
     build = commands.add_parser(
         "build", help=f"create or update the context from the table spec (needs ${WAREHOUSE_ENV})",

@@ -2,7 +2,8 @@
 
 The API server mounts ``app`` at ``/data-docs`` (``quality_gate.gx_context.DOCS_URL_PATH``): its home is
 each table's latest validation, and below it every page of the site the validation tasks publish
-(gx/uncommitted/data_docs/local_site/, GX's own index at ``index.html``), so the
+(``quality_gate.gx_context.docs_site``: in S3 when ${SPARKIFY_GX_STORES} is set, as on the local stack,
+read through S3Hook; else gx/uncommitted/data_docs/local_site/; GX's own index at ``index.html``), so the
 "Data Docs" button of each validation task (``operators.gx_validate.DataDocsLink``) and the links
 in alerts open there. A page is served to a user Airflow's auth manager lets read the task
 instances of ``DOCS_DAG_ID``; a browser that is not logged in is sent to Airflow's login page and
@@ -18,6 +19,7 @@ import asyncio
 import functools
 import html
 import logging
+import mimetypes
 from datetime import date, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,7 +35,7 @@ from quality_gate.gx_context import DOCS_URL_PATH
 if TYPE_CHECKING:
     from great_expectations.data_context import FileDataContext
 
-    from quality_gate.gx_context import DayStatus, LatestValidation
+    from quality_gate.gx_context import DayStatus, DocsSite, LatestValidation
 
 log = logging.getLogger(__name__)
 
@@ -54,25 +56,25 @@ async def data_docs_page(path: str, request: Request) -> Response:
         if asset is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{path} is not vendored: run ./sparkify assets.")
         return FileResponse(asset)
-    site = await asyncio.to_thread(site_dir)
+    site = await asyncio.to_thread(docs_site)
     if not path:
         rows, statuses = await asyncio.gather(asyncio.to_thread(_latest_validations), asyncio.to_thread(_daily_statuses))
-        return HTMLResponse(summary_page(rows, site, statuses, await asyncio.to_thread(metric_series)))
-    page = find_page(site, path)
-    if page is None:
+        return HTMLResponse(summary_page(rows, statuses, await asyncio.to_thread(metric_series)))
+    content = await asyncio.to_thread(site.read, path)
+    if content is None:
         return HTMLResponse(
             f"<h1>No such Data Docs page</h1><p>{html.escape(path)} is not in the site. "
             f'<a href="{html.escape(_site_root(request, path))}">Data Docs home</a></p>',
             status_code=status.HTTP_404_NOT_FOUND,
         )
-    if page.suffix == ".html":  # GX's pages load scripts from CDNs: served from here instead
-        text = await asyncio.to_thread(page.read_text, encoding="utf-8")
-        return HTMLResponse(data_docs_assets.local_addresses(text, _site_root(request, path)))
-    return FileResponse(page)
+    kind = mimetypes.guess_type(path if "." in path.rsplit("/", 1)[-1] else "index.html")[0] or "application/octet-stream"
+    if kind == "text/html":  # GX's pages load scripts from CDNs: served from here instead
+        return HTMLResponse(data_docs_assets.local_addresses(content.decode("utf-8"), _site_root(request, path)))
+    return Response(content, media_type=kind)
 
 
 def find_page(site: Path, path: str) -> Path | None:
-    """The file of the site that ``path`` names (a folder means its index.html); None if outside or missing."""
+    """The file below folder ``site`` that ``path`` names (a folder means its index.html); None if outside or missing."""
     root = site.resolve()
     candidate = (root / path).resolve()
     if not candidate.is_relative_to(root):
@@ -82,7 +84,7 @@ def find_page(site: Path, path: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def summary_page(rows: list[LatestValidation], site: Path, statuses: dict[str, list[DayStatus]] | None = None,
+def summary_page(rows: list[LatestValidation], statuses: dict[str, list[DayStatus]] | None = None,
                  metrics: dict[tuple[str, str], list[tuple[date, float]]] | None = None) -> str:
     """The landing page: each table's latest validation, linked to its page; each table's last 30 days
     (the status of each day's validation, and its volume and match rate from the history table); the
@@ -98,7 +100,7 @@ def summary_page(rows: list[LatestValidation], site: Path, statuses: dict[str, l
         else:
             status = f'<td class="{_status_class(row.success, row.warnings)}">{_status_text(row.success, row.warnings)}</td>'
             when = row.validated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-            link = quote(row.page.relative_to(site).as_posix()) if row.page else ""
+            link = quote(row.page) if row.page else ""
             validated = f'<a href="{html.escape(link)}">{when}</a>' if link else when
             batch = html.escape(row.batch or "")
         lines.append(
@@ -114,7 +116,7 @@ def summary_page(rows: list[LatestValidation], site: Path, statuses: dict[str, l
             for label, percent in [KEY_METRICS[metric]]
         )
         charts = charts or NO_HISTORY
-        days.append(f"<tr><td>{html.escape(row.table)}</td><td>{status_strip((statuses or {}).get(row.table, []), site)}</td>"
+        days.append(f"<tr><td>{html.escape(row.table)}</td><td>{status_strip((statuses or {}).get(row.table, []))}</td>"
                     f"<td>{charts}</td></tr>")
     return _SUMMARY.format(rows="\n".join(lines), days="\n".join(days))
 
@@ -125,13 +127,13 @@ KEY_METRICS = {"row_count": ("rows", False), "non_null:song_id": ("match rate", 
 CHART_DAYS = 30
 
 
-def status_strip(days: list[DayStatus], site: Path) -> str:
+def status_strip(days: list[DayStatus]) -> str:
     """One square per day, coloured by its validation's outcome and linked to its page."""
     if not days:
         return '<span class="none">never validated</span>'
     squares = []
     for number, day in enumerate(days):
-        link = quote(day.page.relative_to(site).as_posix()) if day.page else ""
+        link = quote(day.page) if day.page else ""
         title = f"{day.day.isoformat()}: {_status_text(day.success, day.warnings)}"
         square = (f'<rect x="{number * 12}" y="0" width="10" height="14" rx="2" class="{_status_class(day.success, day.warnings)}">'
                   f"<title>{html.escape(title)}</title></rect>")
@@ -218,12 +220,12 @@ def _context() -> FileDataContext:
     return gx_context.file_context()
 
 
-def site_dir() -> Path:
-    """The Data Docs site's folder, built first if it has no index yet."""
+def docs_site() -> DocsSite:
+    """The Data Docs site, built first if it has no index yet."""
     from quality_gate import gx_context
 
-    site = gx_context.docs_site_dir(_context())
-    if not (site / "index.html").is_file():
+    site = gx_context.docs_site(_context())
+    if site.read("index.html") is None:
         _context().build_data_docs(site_names=[gx_context.DOCS_SITE])
     return site
 

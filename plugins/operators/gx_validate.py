@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink
@@ -179,12 +178,12 @@ class _RecordedRun:
         self.result = self._checkpoint.run(**kwargs)
         return self.result
 
-    def docs_url(self, page: Path) -> str:
+    def docs_url(self, page: str) -> str:
         """``page``'s URL in the Airflow UI."""
         from quality_gate import gx_context
         from helpers.airflow_ui import base_url
 
-        return gx_context.docs_url(page, gx_context.docs_site_dir(self.context), base_url())
+        return gx_context.docs_url(page, base_url())
 
     def pages(self) -> list[str]:
         """URLs of the Data Docs pages of the validations run."""

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 GX_DIR = Path(__file__).resolve().parents[2] / "gx"
 URL_ENV = "SPARKIFY_WAREHOUSE_URL"
+STORES_ENV = "SPARKIFY_GX_STORES"
+"""``s3://<bucket>/<prefix>``: where validation results and Data Docs live when set (file_context)."""
 DATASOURCE = "warehouse"
 DAILY = "daily"
 WHOLE_TABLE = "whole_table"
@@ -77,14 +79,46 @@ def day_batch_parameters(day: date) -> dict[str, int]:
 
 
 def file_context(gx_dir: Path = GX_DIR) -> FileDataContext:
-    """The File Data Context in ``gx_dir`` (the repo's gx/ by default); it must exist."""
+    """The File Data Context in ``gx_dir`` (the repo's gx/ by default); it must exist.
+
+    With ${SPARKIFY_GX_STORES} set (``s3://<bucket>/<prefix>``), its validation results and Data Docs
+    site are in S3 (quality_gate.s3_store), shared by every worker; the committed stores stay files.
+    """
     if not (gx_dir / "great_expectations.yml").is_file():
         raise FileNotFoundError(f"No GX File Data Context in {gx_dir}: great_expectations.yml is missing.")
     quiet_gx()
     import great_expectations as gx
+    from great_expectations.data_context import FileDataContext
 
     _share_compiled_templates()
-    return gx.get_context(mode="file", context_root_dir=gx_dir)
+    shared = os.environ.get(STORES_ENV)
+    if not shared:
+        return gx.get_context(mode="file", context_root_dir=gx_dir)
+    config = FileDataContext._load_file_backed_project_config(gx_dir)  # GX's own reader of the yml
+    return gx.get_context(mode="file", context_root_dir=gx_dir, project_config=shared_stores(config, shared))
+
+
+def stores_location(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of a ${SPARKIFY_GX_STORES} URL; a ValueError naming the setting unless it is s3://<bucket>/<prefix>."""
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc or parsed.query or parsed.fragment:
+        raise ValueError(f"{STORES_ENV}={url!r}: expected s3://<bucket>/<prefix> (the prefix may be empty).")
+    return parsed.netloc, parsed.path.strip("/")
+
+
+def shared_stores(config: Any, url: str) -> Any:
+    """``config`` (a DataContextConfig) with its validation results and Data Docs site under ``url``
+    (``s3://<bucket>/<prefix>``): ``<prefix>/validations/`` and ``<prefix>/data_docs/``. In memory only:
+    the committed great_expectations.yml keeps its file stores."""
+    bucket, prefix = stores_location(url)
+
+    def on_s3(name: str) -> dict[str, str]:
+        return {"module_name": "quality_gate.s3_store", "class_name": "S3StoreBackend",
+                "bucket": bucket, "prefix": f"{prefix}/{name}" if prefix else name}
+
+    config.stores[config.validation_results_store_name]["store_backend"] = on_s3("validations")
+    config.data_docs_sites[DOCS_SITE]["store_backend"] = on_s3("data_docs")
+    return config
 
 
 def _share_compiled_templates() -> None:
@@ -464,18 +498,68 @@ def batch_ids(result: CheckpointResult) -> list[str]:
     return [str(key.batch_identifier) for key in result.run_results]
 
 
-def docs_pages(context: FileDataContext, result: CheckpointResult) -> list[Path]:
+@dataclass(frozen=True)
+class DocsSite:
+    """The Data Docs site, on this disk (``file://``) or in S3 (``s3://``, quality_gate.s3_store). Its pages
+    are named by their path below the site's root: ``index.html``, ``validations/<suite>/...html``."""
+
+    root: str
+    """The URL of the site's folder, ending in "/"."""
+    aws_conn_id: str | None = None
+    """The connection reading a site in S3."""
+
+    def page(self, url: str) -> str:
+        """The page that ``url``, a URL GX gives for this site, names."""
+        if not url.startswith(self.root):
+            raise ValueError(f"{url} is not a page of the Data Docs site at {self.root}.")
+        return unquote(url.removeprefix(self.root))
+
+    def location(self, page: str = "index.html") -> str:
+        """Where ``page`` is, as a person would open it: its file's path, or its s3:// URL."""
+        url = self.root + quote(page)
+        return unquote(urlparse(url).path) if url.startswith("file:") else unquote(url)
+
+    def read(self, page: str) -> bytes | None:
+        """The content of ``page`` (a folder means its index.html); None if it is missing or outside the site."""
+        parts = [part for part in page.split("/") if part]
+        if any(part in {".", ".."} or "\\" in part for part in parts):
+            return None
+        if self.root.startswith("file:"):
+            root = Path(unquote(urlparse(self.root).path)).resolve()
+            candidate = root.joinpath(*parts).resolve()
+            if candidate.is_dir():
+                candidate = candidate / "index.html"
+            return candidate.read_bytes() if candidate.is_relative_to(root) and candidate.is_file() else None
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        bucket, _, prefix = unquote(self.root).removeprefix("s3://").partition("/")
+        for key in ([f"{prefix}{'/'.join(parts)}"] if parts else []) + [f"{prefix}{''.join(f'{part}/' for part in parts)}index.html"]:
+            if hook.check_for_key(key, bucket_name=bucket):
+                return hook.get_key(key, bucket_name=bucket).get()["Body"].read()
+        return None
+
+
+def docs_site(context: FileDataContext) -> DocsSite:
+    """The context's Data Docs site (DOCS_SITE)."""
+    from quality_gate.s3_store import AWS_CONN_ID, S3StoreBackend
+
+    (site,) = context.get_docs_sites_urls(site_names=[DOCS_SITE], only_if_exists=False)
+    backend = context.variables.data_docs_sites[DOCS_SITE].get("store_backend") or {}
+    on_s3 = backend.get("class_name") == S3StoreBackend.__name__
+    return DocsSite(site["site_url"].rsplit("/", 1)[0] + "/", backend.get("aws_conn_id", AWS_CONN_ID) if on_s3 else None)
+
+
+def docs_pages(context: FileDataContext, result: CheckpointResult) -> list[str]:
     """The Data Docs page of each validation in ``result``."""
-    pages = []
-    for key in result.run_results:
-        for site in context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE]):
-            pages.append(_file_url_path(site["site_url"]))
-    return pages
+    site = docs_site(context)
+    return [site.page(url["site_url"]) for key in result.run_results
+            for url in context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])]
 
 
-def docs_index(context: FileDataContext) -> Path:
-    (site,) = context.get_docs_sites_urls(site_names=[DOCS_SITE])
-    return _file_url_path(site["site_url"])
+def docs_index(context: FileDataContext) -> str:
+    """Where the site's index is: its file's path, or its s3:// URL."""
+    return docs_site(context).location()
 
 
 @dataclass(frozen=True)
@@ -489,7 +573,7 @@ class LatestValidation:
     warnings: bool = False
     validated_at: datetime | None = None
     batch: str | None = None
-    page: Path | None = None
+    page: str | None = None
     run_name: str | None = None
     """The validation's run name: the audit area it read, for the DAG's validations."""
 
@@ -502,7 +586,7 @@ def latest_validations(context: FileDataContext) -> list[LatestValidation]:
         suite = key.expectation_suite_identifier.name
         if suite not in latest or key.run_id.run_time > latest[suite].run_id.run_time:
             latest[suite] = key
-    rows = []
+    rows, site = [], docs_site(context)
     for spec in validated_tables():
         key = latest.get(spec.suite)
         if key is None:
@@ -511,7 +595,7 @@ def latest_validations(context: FileDataContext) -> list[LatestValidation]:
         success, warnings = _outcome(store.get(key))
         rows.append(LatestValidation(
             spec.name, spec.suite, success=success, warnings=warnings, validated_at=key.run_id.run_time,
-            batch=str(key.batch_identifier), page=_page(context, key), run_name=key.run_id.run_name,
+            batch=str(key.batch_identifier), page=_page(context, site, key), run_name=key.run_id.run_name,
         ))
     return rows
 
@@ -521,7 +605,7 @@ class DayStatus:
     day: date
     success: bool
     warnings: bool
-    page: Path | None
+    page: str | None
 
 
 def daily_statuses(context: FileDataContext, days: int = 30) -> dict[str, list[DayStatus]]:
@@ -538,10 +622,10 @@ def daily_statuses(context: FileDataContext, days: int = 30) -> dict[str, list[D
         slot = (suite, day)
         if slot not in latest or key.run_id.run_time > latest[slot].run_id.run_time:
             latest[slot] = key
-    statuses = {}
+    statuses, site = {}, docs_site(context)
     for spec in validated_tables():
         chosen = sorted((day, key) for (suite, day), key in latest.items() if suite == spec.suite)[-days:]
-        statuses[spec.name] = [DayStatus(day, *_outcome(context.validation_results_store.get(key)), _page(context, key))
+        statuses[spec.name] = [DayStatus(day, *_outcome(context.validation_results_store.get(key)), _page(context, site, key))
                                for day, key in chosen]
     return statuses
 
@@ -557,33 +641,24 @@ def _outcome(result: Any) -> tuple[bool, bool]:
     return worst != FailureSeverity.CRITICAL, worst is not None and worst != FailureSeverity.CRITICAL
 
 
-def _page(context: FileDataContext, key: Any) -> Path | None:
-    (site,) = context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
-    return _file_url_path(site["site_url"]) if site["site_url"] else None
+def _page(context: FileDataContext, site: DocsSite, key: Any) -> str | None:
+    (url,) = context.get_docs_sites_urls(resource_identifier=key, site_names=[DOCS_SITE])
+    return site.page(url["site_url"]) if url["site_url"] else None
 
 
-def docs_site_dir(context: FileDataContext) -> Path:
-    """The folder of the Data Docs site (index.html and the pages below it)."""
-    return docs_index(context).parent
-
-
-def docs_url(page: Path, site_dir: Path, base_url: str) -> str:
-    """URL of Data Docs ``page`` (a file in ``site_dir``) as served by the Airflow UI at ``base_url``."""
-    return f"{base_url.rstrip('/')}/{DOCS_URL_PATH}/{quote(page.relative_to(site_dir).as_posix())}"
-
-
-def _file_url_path(url: str) -> Path:
-    return Path(unquote(urlparse(url).path))
+def docs_url(page: str, base_url: str) -> str:
+    """URL of Data Docs ``page`` as served by the Airflow UI at ``base_url``."""
+    return f"{base_url.rstrip('/')}/{DOCS_URL_PATH}/{quote(page)}"
 
 
 def failure_report(
-    table: str, context: FileDataContext, result: CheckpointResult, link: Callable[[Path], str] = str,
+    table: str, context: FileDataContext, result: CheckpointResult, link: Callable[[str], str] | None = None,
     notes: Sequence[str] = (),
 ) -> str:
     """What a failed validation of ``table`` says: each failed expectation, observed values, ``notes``,
     Data Docs page.
 
-    ``link`` turns the page's file into what is shown (default: its path).
+    ``link`` turns the page into what is shown (default: where it is, DocsSite.location).
     """
     failures = failed_expectations(result)
     critical = [failure for failure in failures if failure.critical]
@@ -597,7 +672,7 @@ def failure_report(
         *(["Warnings (reported; they do not fail the run):"] if warnings else []),
         *(f"  - {failure}" for failure in warnings),
         *notes,
-        *(f"Data Docs: {link(page)}" for page in docs_pages(context, result)),
+        *(f"Data Docs: {(link or docs_site(context).location)(page)}" for page in docs_pages(context, result)),
     ]
     return "\n".join(lines)
 

@@ -128,7 +128,8 @@ def _audit_days(context: FileDataContext, cursor: Any, spec: TableSpec, days: li
 def _record(audit: Audit, spec: TableSpec, day: date | None, result: Any, context: FileDataContext,
             label: str | None = None) -> None:
     failures = gx_context.failed_expectations(result)
-    audit.data_docs += [str(page) for page in gx_context.docs_pages(context, result)]
+    site = gx_context.docs_site(context)
+    audit.data_docs += [site.location(page) for page in gx_context.docs_pages(context, result)]
     for failure in failures:
         if failure.critical or day is not None:  # whole-table warnings come from history_warnings
             audit.findings.append(Finding(spec.name, day, str(failure), failure.critical))

@@ -68,7 +68,8 @@ def gate_day(sample_s3, s3_client_for, shared_sample):
     s3.put_object(Bucket=sample_s3.bucket, Key=day_key(GATE_DAY), Body=original)
 
 
-def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, airflow_home, gate_day, mailbox, http_receiver):
+def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, airflow_home, gate_day, mailbox, http_receiver,
+                                                                   monkeypatch):
     started = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     result = run_dag(gate_day, {**base_env, **webhook(f"{http_receiver.url}/sparkify/alerts")}, airflow_home)
     assert result.returncode != 0, result.stdout[-3000:]
@@ -109,12 +110,15 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
         assert expected in text
 
     # Data Docs: the linked page shows the failed validation; the index lists it as failed, and each table's
-    # validation of this run (other runs may validate at the same time: the site is the repo's gx/).
-    site = gx_context.docs_site_dir(gx_context.file_context())
+    # validation of this run (other runs may validate at the same time: the site is the session's, in S3).
+    for name in (gx_context.STORES_ENV, "AIRFLOW_CONN_AWS_CREDENTIALS"):
+        monkeypatch.setenv(name, base_env[name])
+    site = gx_context.docs_site(gx_context.file_context())
+    assert site.root == f"{base_env[gx_context.STORES_ENV]}/data_docs/"
     relative = unquote(page_url.split("/data-docs/", 1)[1])
-    page = (site / relative).read_text()
+    page = site.read(relative).decode()
     assert "Failed" in page and "POST" in page and "method" in page
-    index = (site / "index.html").read_text()
+    index = site.read("index.html").decode()
     assert f"'_table_row_link_path': '{relative}', '_validation_success_text': 'Failed'" in index
     latest: dict[str, str] = {}
     for table, run_time in re.findall(r"'_table_row_link_path': 'validations/(\w+)/[^/']+/(\d{8}T\d{6})[^']*\.html'", index):

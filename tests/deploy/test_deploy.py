@@ -96,6 +96,9 @@ def test_the_helm_values_run_the_pinned_airflow_from_the_image_with_the_pipeline
     assert config["logging"]["remote_base_log_folder"].startswith("s3://")
     assert config["logging"]["remote_log_conn_id"] == "aws_credentials"  # the pipeline's AWS connection
     assert config["api"]["base_url"].startswith("https://")  # alerts and Data Docs links
+    # GX results and Data Docs shared in S3 by every component (the chart's env is set on all of them).
+    stores = {item["name"]: item["value"] for item in chart["env"]}[gx_context.STORES_ENV]
+    assert gx_context.stores_location(stores)[1]  # a bucket and a prefix
     module, _, name = config["secrets"]["backend"].rpartition(".")
     assert hasattr(importlib.import_module(module), name)
     assert set(json.loads(config["secrets"]["backend_kwargs"])) == {"connections_prefix", "variables_prefix"}

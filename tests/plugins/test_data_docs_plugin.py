@@ -14,14 +14,16 @@ from fastapi.testclient import TestClient
 
 import data_docs_plugin
 from helpers import data_docs_assets
-from quality_gate.gx_context import DOCS_URL_PATH, DayStatus, LatestValidation
+from quality_gate.gx_context import DOCS_URL_PATH, DayStatus, DocsSite, LatestValidation
+
+SONGPLAYS_PAGE = "validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html"
 
 
 @pytest.fixture
 def site(tmp_path) -> Path:
     site = tmp_path / "local_site"
-    (site / "validations/songplays/__none__/20181122T010203.000001Z").mkdir(parents=True)
-    (site / "validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html").write_text("<p>songplays failed</p>")
+    (site / SONGPLAYS_PAGE).parent.mkdir(parents=True)
+    (site / SONGPLAYS_PAGE).write_text("<p>songplays failed</p>")
     (site / "index.html").write_text('<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script><p>GX index</p>')
     (tmp_path / "great_expectations.yml").write_text("secret: outside the site")
     return site
@@ -43,23 +45,23 @@ def client(site, monkeypatch) -> TestClient:
         return request.headers.get("authorization") == "Bearer ok"
 
     monkeypatch.setattr(data_docs_plugin, "_may_read", may_read)
-    monkeypatch.setattr(data_docs_plugin, "site_dir", lambda: site)
+    monkeypatch.setattr(data_docs_plugin, "docs_site", lambda: DocsSite(site.as_uri() + "/"))
     monkeypatch.setattr(data_docs_plugin, "_login_url", lambda next_url: f"/auth/login?next={next_url}")
     monkeypatch.setattr(data_docs_plugin, "_latest_validations", lambda: [
         LatestValidation("songplays", "songplays", success=False,
                          validated_at=datetime(2018, 11, 22, 1, 2, 3, tzinfo=timezone.utc),
                          batch="warehouse-songplays-year_2018-month_11-day_21",
-                         page=next(site.rglob("warehouse-songplays-*.html"))),
+                         page=SONGPLAYS_PAGE),
         LatestValidation("songs", "songs", success=True, validated_at=datetime(2018, 11, 22, tzinfo=timezone.utc),
                          batch="warehouse-songs", run_name="audit_20181121_1a2b3c4d"),
         LatestValidation("artists", "artists", success=False, validated_at=datetime(2018, 11, 22, tzinfo=timezone.utc),
                          batch="warehouse-artists", run_name="audit_20181121_1a2b3c4d"),
         LatestValidation("users", "users"),
     ])
-    page = next(site.rglob("warehouse-songplays-*.html"))
     monkeypatch.setattr(data_docs_plugin, "_daily_statuses", lambda: {
-        "songplays": [DayStatus(date(2018, 11, 20), True, False, None), DayStatus(date(2018, 11, 21), True, True, page),
-                      DayStatus(date(2018, 11, 22), False, False, page)],
+        "songplays": [DayStatus(date(2018, 11, 20), True, False, None),
+                      DayStatus(date(2018, 11, 21), True, True, SONGPLAYS_PAGE),
+                      DayStatus(date(2018, 11, 22), False, False, SONGPLAYS_PAGE)],
     })
     monkeypatch.setattr(data_docs_plugin, "metric_series", lambda: {
         ("songplays", "row_count"): [(date(2018, 11, 20), 300.0), (date(2018, 11, 21), 437.0)],
@@ -112,6 +114,16 @@ def test_find_page_maps_folders_to_their_index_and_refuses_escapes(site):
     assert data_docs_plugin.find_page(site, "validations") is None  # a folder without index.html
     assert data_docs_plugin.find_page(site, "../great_expectations.yml") is None
     assert data_docs_plugin.find_page(site, "/etc/passwd") is None
+
+
+def test_a_site_on_disk_reads_its_pages_maps_folders_to_their_index_and_refuses_escapes(site):
+    docs = DocsSite(site.as_uri() + "/")
+    assert docs.read(SONGPLAYS_PAGE) == b"<p>songplays failed</p>"
+    assert docs.read("") == docs.read("index.html") == (site / "index.html").read_bytes()
+    for outside in ("validations", "../great_expectations.yml", "validations/../../great_expectations.yml", "nope.html"):
+        assert docs.read(outside) is None, outside
+    assert docs.page(docs.root + "validations/a%20b.html") == "validations/a b.html"
+    assert docs.location("validations/a b.html") == f"{site}/validations/a b.html"
 
 
 def test_the_plugin_mounts_the_app_and_adds_a_browse_entry_pointing_at_it():

@@ -20,6 +20,8 @@ from playwright.sync_api import Page, expect
 
 from quality_gate import gx_context
 from local_stack import cli, timeouts
+from local_stack.airflow import gx_stores
+from local_stack.s3 import client
 from tests.ui.ui_helpers import DAG_ID, UiStack
 
 CORRUPT_DAY = "2018-11-02"
@@ -96,6 +98,12 @@ def test_browse_data_docs_shows_each_tables_latest_validation(
     failed.click()
     expect(docs.get_by_text(re.compile(r"Status:\s*Failed")).first).to_be_visible()
     expect(docs.get_by_text("POST", exact=True).first).to_be_visible()
+
+    # The site shown is the one in the stack's S3, where the workers wrote it (SPARKIFY_GX_STORES).
+    bucket, prefix = gx_context.stores_location(gx_stores(ui_stack.s3["bucket"]))
+    s3 = client(ui_stack.s3["endpoint_url"])
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/data_docs/validations/staging_events/")
+    assert any(item["Key"].endswith(".html") for item in listed.get("Contents", []))
 
 
 def test_gx_own_index_draws_its_table_without_internet_access(page: Page, ui_stack: UiStack, corrupted_run: str,

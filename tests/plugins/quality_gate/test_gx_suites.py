@@ -411,3 +411,31 @@ def test_data_docs_views_share_their_compiled_templates(gx_dir):
     assert first.env.bytecode_cache is not None and first.env.bytecode_cache is second.env.bytecode_cache
     first.env.get_template("page.j2")
     assert first.env.bytecode_cache.code  # compiled once, for every view after it
+
+
+def test_with_shared_stores_set_results_and_data_docs_go_to_s3_and_the_committed_config_stays(
+        loaded_warehouse, tmp_path, monkeypatch, airflow_connections_for, s3_server, s3_bucket, s3_client):
+    gx_dir = tmp_path / "gx"
+    shutil.copytree(gx_context.GX_DIR, gx_dir, ignore=shutil.ignore_patterns("uncommitted"))
+    airflow_connections_for(loaded_warehouse, s3_server, s3_bucket)
+    monkeypatch.setenv(gx_context.URL_ENV, loaded_warehouse)
+    monkeypatch.setenv(gx_context.STORES_ENV, f"s3://{s3_bucket}/sparkify/gx/")
+    committed = (gx_dir / "great_expectations.yml").read_bytes()
+
+    result = gx_context.run_checkpoint(gx_context.file_context(gx_dir), "users")
+
+    keys = [item["Key"] for item in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert any(key.startswith("sparkify/gx/validations/users/") for key in keys)
+    assert any(key.startswith("sparkify/gx/data_docs/validations/users/") and key.endswith(".html") for key in keys)
+    assert "sparkify/gx/data_docs/index.html" in keys
+    assert not list(gx_dir.glob("uncommitted/**/*.json"))  # no result on this disk
+    assert (gx_dir / "great_expectations.yml").read_bytes() == committed
+    (users,) = [row for row in gx_context.latest_validations(gx_context.file_context(gx_dir)) if row.table == "users"]
+    assert users.success is result.success is True and users.batch == "warehouse-users"
+
+
+@pytest.mark.parametrize("url", ["gx/results", "s3:///prefix", "https://bucket/prefix", "s3://bucket/p?x=1"])
+def test_the_stores_setting_is_named_when_its_url_is_not_s3(url):
+    with pytest.raises(ValueError, match=f"{gx_context.STORES_ENV}=.*expected s3://<bucket>/<prefix>"):
+        gx_context.stores_location(url)
+    assert gx_context.stores_location("s3://bucket/a/b/") == ("bucket", "a/b")

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
+from quality_gate.gx_context import DOCS_SITE, docs_pages, docs_site
 from quality_gate.s3_store import S3StoreBackend
 
 
@@ -57,7 +58,7 @@ def worker_context(bucket: str):
                                analytics_enabled=False)
     config.stores["validation_results_store"] = {"class_name": "ValidationResultsStore",
                                                  "store_backend": on_s3("gx/validations")}
-    config.data_docs_sites = {"shared_site": {"class_name": "SiteBuilder", "store_backend": on_s3("gx/data_docs")}}
+    config.data_docs_sites = {DOCS_SITE: {"class_name": "SiteBuilder", "store_backend": on_s3("gx/data_docs")}}
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
@@ -72,7 +73,7 @@ def validate(context, rows: list[int], run_name: str):
     validation = context.validation_definitions.add(gx.ValidationDefinition(name="plays", data=batch, suite=suite))
     checkpoint = context.checkpoints.add(gx.Checkpoint(
         name="plays", validation_definitions=[validation],
-        actions=[UpdateDataDocsAction(name="docs", site_names=["shared_site"])]))
+        actions=[UpdateDataDocsAction(name="docs", site_names=[DOCS_SITE])]))
     return checkpoint.run(batch_parameters={"dataframe": pd.DataFrame({"n": rows})}, run_id=gx.RunIdentifier(run_name=run_name))
 
 
@@ -89,5 +90,19 @@ def test_two_workers_share_validation_results_and_the_data_docs_site(airflow_con
     assert index["ContentType"].startswith("text/html")
     index_html = index["Body"].read().decode()
     assert all(quote(page.removeprefix("gx/data_docs/")) in index_html for page in pages)  # the second build saw the first's result
-    (site,) = other_worker.get_docs_sites_urls(resource_identifier=keys[0], site_names=["shared_site"])
+    (site,) = other_worker.get_docs_sites_urls(resource_identifier=keys[0], site_names=[DOCS_SITE])
     assert site["site_url"].startswith(f"s3://{s3_bucket}/gx/data_docs/validations/plays/")
+
+
+def test_the_data_docs_site_in_s3_reads_its_pages_and_nothing_outside_it(airflow_connections, s3_client, s3_bucket):
+    context = worker_context(s3_bucket)
+    result = validate(context, [1, 2], "worker 1")
+    s3_client.put_object(Bucket=s3_bucket, Key="gx/secret.txt", Body=b"outside the site")
+    site = docs_site(context)
+    (page,) = docs_pages(context, result)
+
+    assert site.root == f"s3://{s3_bucket}/gx/data_docs/" and page.startswith("validations/plays/worker 1/")
+    assert b"plays" in site.read(page) and site.location(page) == f"s3://{s3_bucket}/gx/data_docs/{page}"
+    assert site.read("") == site.read("index.html") and b"<html" in site.read("")
+    for outside in ("../secret.txt", "validations/../../secret.txt", "nope.html"):
+        assert site.read(outside) is None, outside
