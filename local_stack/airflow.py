@@ -141,7 +141,7 @@ def ensure_password(passwords_file: Path) -> str:
     return password
 
 
-def _airflow() -> str:
+def airflow_exe() -> str:
     exe = BIN / "airflow"
     if not exe.exists():
         raise StackError(f"{exe} not found; install requirements-dev.txt into this venv")
@@ -155,7 +155,7 @@ def migrate(env: Mapping[str, str], log_file: Path, timeout: float | None = None
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         try:
-            result = subprocess.run([_airflow(), "db", "migrate"], env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+            result = subprocess.run([airflow_exe(), "db", "migrate"], env=dict(env), stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise StackTimeout("`airflow db migrate` to finish", timeout, [log_file]) from None
@@ -168,7 +168,7 @@ def start_component(name: str, env: Mapping[str, str], log_file: Path) -> Proces
     """Start `airflow <name>` detached; returns its process record."""
     if name not in COMPONENTS:
         raise ValueError(f"unknown Airflow component {name!r}; expected one of {COMPONENTS}")
-    return spawn([_airflow(), name], log_file, env=env)
+    return spawn([airflow_exe(), name], log_file, env=env)
 
 
 def health(url: str, timeout: float | None = None) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@
     ./sparkify demo --corrupt-day 2018-11-03   # that day fails the quality gate, publishes nothing; its alert arrives
     ./sparkify rerun 2018-11-03 2018-11-05     # run those days again (after re-delivering their files)
     ./sparkify up | down | status | env  # the stack: PostgreSQL, moto S3, SMTP catcher, Airflow
+    ./sparkify up --executor celery --workers 2   # Airflow on Celery: Redis and two workers (README: Scaling out)
     ./sparkify alerts [--show N | --clear]   # the alert emails the stack received, newest first
     ./sparkify generate --out DIR        # Sparkify-shaped data (python -m datagen --help)
     ./sparkify test                      # the whole test suite
@@ -47,7 +48,8 @@ log = logging.getLogger("sparkify")
 def cmd_up(args: argparse.Namespace) -> int:
     from local_stack.stack import Stack
 
-    result = Stack().up(seed_dir=_sample_dir(args.data) if args.data else None)
+    result = Stack().up(seed_dir=_sample_dir(args.data) if args.data else None, executor=args.executor,
+                        workers=args.workers)
     _print_status(result["status"])
     return 0
 
@@ -157,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise StackError(f"--corrupt-day {args.corrupt_day} is not among the days run ({start} to {end}).")
 
     print(f"Starting the local stack with s3://sparkify-local loaded from {data} ...")
-    status = stack.up(seed_dir=data, reseed=True)["status"]
+    status = stack.up(seed_dir=data, reseed=True, executor=args.executor, workers=args.workers)["status"]
     if args.corrupt_day:
         key = load_corrupt_day(data, args.corrupt_day, stack.state_dir / "corrupt-data", status["s3"])
         print(f"Loaded a corrupted copy of {key}: every 5th event's method is 'POST' (its suite allows GET and PUT).")
@@ -438,7 +440,7 @@ def _table_counts(warehouse_uri: str) -> dict[str, int]:
 def _all_running(status: dict) -> bool:
     return status["postgres"]["running"] and status["s3"]["running"] and status["smtp"]["running"] and all(
         c["running"] for c in status["airflow"]["components"].values()
-    )
+    ) and status.get("redis", {}).get("running", True) and all(w["running"] for w in status.get("workers", {}).values())
 
 
 def _print_status(status: dict) -> None:
@@ -450,8 +452,14 @@ def _print_status(status: dict) -> None:
     print(f"S3 (moto)   {state(s3['running']):<8} {s3['endpoint_url']}  bucket {s3['bucket']}   (log {s3['log']})")
     print(f"SMTP        {state(smtp['running']):<8} 127.0.0.1:{smtp['port']}  alerts to {smtp['recipients']} saved in "
           f"{smtp['mail_dir']}: ./sparkify alerts   (log {smtp['log']})")
+    if redis := status.get("redis"):
+        print(f"Redis       {state(redis['running']):<8} redis://127.0.0.1:{redis['port']}/0  pid {redis['pid']}   "
+              f"(log {redis['log']})")
     for name, component in af["components"].items():
         print(f"Airflow {name:<13} {state(component['running']):<8} (log {component['log']})")
+    for name, worker in status.get("workers", {}).items():
+        print(f"Celery {name:<14} {state(worker['running']):<8} pid {worker['pid']}  {worker['dir']}   "
+              f"(log {worker['log']})")
     if any(c["running"] for c in af["components"].values()):
         print(f"Airflow UI  {af['url']}   login: {af['user']} / {af['password']}")
     print(f"State:      {status['state_dir']}")
@@ -464,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkify", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Every command takes --help. State lives in .sparkify/ (git-ignored); ports: SPARKIFY_PG_PORT, "
-        "SPARKIFY_S3_PORT, SPARKIFY_SMTP_PORT, SPARKIFY_AIRFLOW_PORT (defaults 55432, 15000, 1025, 18080).",
+        "SPARKIFY_S3_PORT, SPARKIFY_SMTP_PORT, SPARKIFY_AIRFLOW_PORT, SPARKIFY_REDIS_PORT (defaults 55432, 15000, "
+        "1025, 18080, 16379).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -488,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     generated.add_argument("--events", type=int, default=5_000, help="events in all (default: %(default)s)")
     generated.add_argument("--songs", type=int, default=1_000, help="catalog songs (default: %(default)s)")
     generated.add_argument("--seed", type=int, default=42, help="(default: %(default)s)")
+    _add_executor_options(demo)
     demo.set_defaults(handler=cmd_demo)
 
     rerun = commands.add_parser(
@@ -509,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Start whatever part of the local stack is not running, create the "
                              "databases and tables, and print each service's address and the UI login.")
     up.add_argument("--data", metavar="DIR", help="load this bucket-shaped folder into S3 when S3 starts")
+    _add_executor_options(up)
     up.set_defaults(handler=cmd_up)
     commands.add_parser("down", help="stop exactly what up started").set_defaults(handler=cmd_down)
     status = commands.add_parser("status", help="each service's state and address; the UI login (exit 3 if not all up)")
@@ -533,6 +544,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("bench", help="run the benchmarks, one table of ratios against targets (./sparkify bench --help)")
     commands.add_parser("gx", help="list, show, edit and validate the Great Expectations suites (./sparkify gx --help)")
     return parser
+
+
+def _add_executor_options(command: argparse.ArgumentParser) -> None:
+    topology = command.add_argument_group(
+        "executor (kept until ./sparkify down; README: Scaling out)")
+    topology.add_argument("--executor", choices=("local", "celery"),
+                          help="local: LocalExecutor (the default); celery: CeleryExecutor with Redis as the broker "
+                          "and Celery workers, each from its own copy of dags/, plugins/ and gx/ in .sparkify/workers/")
+    topology.add_argument("--workers", type=int, metavar="N", help="Celery workers, with --executor celery (default 2)")
 
 
 def _iso_day(value: str) -> str:

@@ -5,8 +5,13 @@ an SMTP catcher for the alerts and Airflow, with all state under one folder (def
 
 `up` is idempotent and starts only what is not running; `down` stops exactly the processes
 recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from SPARKIFY_PG_PORT /
-SPARKIFY_S3_PORT / SPARKIFY_SMTP_PORT / SPARKIFY_AIRFLOW_PORT (0: any free port), else the port
-recorded, the defaults below or the next free port above them. Everything listens on 127.0.0.1 only.
+SPARKIFY_S3_PORT / SPARKIFY_SMTP_PORT / SPARKIFY_AIRFLOW_PORT / SPARKIFY_REDIS_PORT (0: any free
+port), else the port recorded, the defaults below or the next free port above them. Everything
+listens on 127.0.0.1 only.
+
+Airflow runs with LocalExecutor, or with ``up(executor="celery", workers=N)`` CeleryExecutor, Redis
+and N Celery workers, each from its own copy of the deployable tree (``local_stack.celery``); the
+executor is recorded and kept until ``down``.
 
 A port is never chosen ahead of its server: S3 and the SMTP catcher get their socket bound by us
 (``process.listen_socket``); PostgreSQL and the api-server, which bind their own, are started
@@ -24,12 +29,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from local_stack import airflow, timeouts
+from local_stack import airflow, celery, timeouts
 from local_stack.mail import MailCatcher
 from local_stack.postgres import WAREHOUSE_SCHEMA, PostgresServer, run_sql_file, warehouse_schema
 from local_stack.process import (
     ANY_PORT, ChildServer, PortTaken, ProcessRecord, StackError, bind_failed, default_ports,
-    is_alive, log_size, log_tail, port_in_use, start_on_free_port, stop_all,
+    is_alive, log_size, log_tail, port_in_use, spawn, start_on_free_port, stop_all,
 )
 from local_stack.s3 import REGION, S3Server, Seed, create_bucket
 
@@ -41,7 +46,7 @@ WAREHOUSE_DB = "sparkify"
 METADATA_DB = "airflow"
 # service -> (default port, env var that overrides it)
 PORTS = {"postgres": (55432, "SPARKIFY_PG_PORT"), "s3": (15000, "SPARKIFY_S3_PORT"), "smtp": (1025, "SPARKIFY_SMTP_PORT"),
-         "airflow": (18080, "SPARKIFY_AIRFLOW_PORT")}
+         "airflow": (18080, "SPARKIFY_AIRFLOW_PORT"), "redis": (celery.REDIS_DEFAULT_PORT, "SPARKIFY_REDIS_PORT")}
 ALERT_RECIPIENTS = "data-team@sparkify.local"
 
 
@@ -145,11 +150,15 @@ class Stack:
         pg_port, s3_port = self._port(state, "postgres"), self._port(state, "s3")
         warehouse = f"postgresql://postgres@127.0.0.1:{pg_port}/{WAREHOUSE_DB}"
         path = [str(airflow.BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(airflow.BIN)]
+        settings = self._airflow_settings(state)
+        executor = state.get("executor") or {}
         return {
-            **airflow.airflow_env(self._airflow_settings(state)),
+            **airflow.airflow_env(settings),
+            **(celery.celery_env(self._port(state, "redis"), settings.metadata_uri, BUCKET)
+               if executor.get("name") == "celery" else {}),
             **airflow.connection_env(warehouse, f"http://127.0.0.1:{s3_port}", BUCKET, REGION),
             **airflow.alert_env("127.0.0.1", self._port(state, "smtp"), ALERT_RECIPIENTS),
-            **airflow.api_env(self._airflow_settings(state).passwords_file),
+            **airflow.api_env(settings.passwords_file),
             "WAREHOUSE_URI": warehouse,
             "PATH": os.pathsep.join(path),
         }
@@ -293,34 +302,105 @@ class Stack:
 
         start_on_free_port("the Airflow api-server", ports, start_on, fixed=env_var is not None, named_by=env_var)
 
+    def _workers(self, state: Mapping[str, Any]) -> list[str]:
+        executor = state.get("executor") or {}
+        return celery.worker_names(executor.get("workers", 0)) if executor.get("name") == "celery" else []
+
+    def worker_dir(self, name: str) -> Path:
+        return self.state_dir / "workers" / name
+
+    def _set_executor(self, state: dict[str, Any], executor: str | None, workers: int | None) -> None:
+        """Record the executor asked for (default: the one recorded, else local); a running Airflow keeps its own."""
+        recorded = state.get("executor") or {"name": "local", "workers": 0}
+        name = executor or recorded["name"]
+        if name not in celery.EXECUTORS:
+            raise StackError(f"executor {name!r}: expected one of {', '.join(celery.EXECUTORS)}")
+        if workers is not None and name != "celery":
+            raise StackError("--workers needs --executor celery")
+        count = (recorded.get("workers") or 2 if workers is None else workers) if name == "celery" else 0
+        if name == "celery" and count < 1:
+            raise StackError(f"--workers {count}: the Celery topology needs at least one worker")
+        wanted = {"name": name, "workers": count}
+        running = [n for n in (*airflow.COMPONENTS, *self._workers(state), "redis")
+                   if (r := self._record(state, n)) and is_alive(r)]
+        if running and wanted != recorded:
+            workers_note = f" and {recorded['workers']} worker(s)" if recorded["name"] == "celery" else ""
+            raise StackError(f"the stack runs with the {recorded['name']} executor{workers_note}: "
+                             "stop it first (./sparkify down), then start it with the new options")
+        state["executor"] = wanted
+
+    def _up_redis(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
+        record = self._record(state, "redis")
+        if record and is_alive(record):
+            result["already_running"].append("redis")
+            return
+        ports, env_var = self._candidates(state, "redis")
+        log.info("starting Redis (the Celery broker)")
+        record, port = celery.start_redis(ports, self.state_dir / "redis", self.logs / "redis.log",
+                                          fixed=env_var is not None, named_by=env_var)
+        log.info("Redis on 127.0.0.1:%d (log %s)", port, self.logs / "redis.log")
+        state["processes"]["redis"] = record.to_json()
+        state["ports"]["redis"] = port
+        result["started"].append("redis")
+
+    def _up_workers(self, state: dict[str, Any], result: dict[str, list[str]]) -> None:
+        """Start each Celery worker that is not running, from a fresh copy of the tree, and wait until all are ready."""
+        starting = {}
+        secrets = celery.shared_secrets(self._airflow_settings(state).home)
+        for name in self._workers(state):
+            record = self._record(state, name)
+            if record and is_alive(record):
+                result["already_running"].append(name)
+                continue
+            log_file = self.logs / f"celery-{name}.log"
+            env = {**os.environ, **self._environment(state), **secrets,
+                   **celery.prepare_worker(self.repo, self.worker_dir(name))}
+            since = log_size(log_file)
+            log.info("starting celery %s in %s", name, self.worker_dir(name))
+            record = spawn(celery.worker_command(airflow.airflow_exe(), name), log_file, env=env,
+                           cwd=self.worker_dir(name))
+            state["processes"][name] = record.to_json()
+            result["started"].append(name)
+            starting[name] = (record, log_file, since)
+        if starting:
+            celery.wait_workers_ready(starting)
+
     # -- API ----------------------------------------------------------------------------------
 
-    def up(self, seed_dir: Path | None = None, reseed: bool = False) -> dict[str, Any]:
+    def up(self, seed_dir: Path | None = None, reseed: bool = False, executor: str | None = None,
+           workers: int | None = None) -> dict[str, Any]:
         """Start whatever is not running; returns {"started": [...], "already_running": [...], "status": ...}.
 
         seed_dir: a Sparkify-layout folder loaded into the bucket when S3 is started by this call;
         with reseed, a running S3 is restarted to load it (moto keeps objects in memory only). An S3
-        that stopped is started again with the folder it last served.
+        that stopped is started again with the folder it last served. executor: "local" or "celery"
+        (with workers, default 2); default the one recorded, else local.
         """
         result: dict[str, list[str]] = {"started": [], "already_running": []}
         _fetch_data_docs_assets()
         with self._locked() as state:
+            self._set_executor(state, executor, workers)
             self._up_postgres(state, result)
             self._up_s3(state, result, seed_dir, reseed)
             self._up_smtp(state, result)
+            if self._workers(state):
+                self._up_redis(state, result)
             self._up_airflow(state, result)
+            self._up_workers(state, result)
         if not result["started"]:
             log.info("local stack already running (%s)", self.state_dir)
         return {**result, "status": self.status()}
 
     def down(self) -> dict[str, list[str]]:
-        """Stop the recorded processes (Airflow, then S3 and SMTP) and the PostgreSQL cluster; returns {"stopped": [...]}."""
+        """Stop the recorded processes (Airflow and its workers, then S3, SMTP and Redis) and the PostgreSQL
+        cluster; returns {"stopped": [...]}."""
         stopped = []
         with self._locked() as state:
-            # Airflow components together (each may wait for running tasks), then S3 and SMTP.
-            for group in (airflow.COMPONENTS, ("s3", "smtp")):
+            # Airflow components and workers together (each may wait for running tasks), then the servers.
+            airflow_group = (*airflow.COMPONENTS, *self._workers(state))
+            for group in (airflow_group, ("s3", "smtp", "redis")):
                 records = {name: r for name in group if (r := self._record(state, name))}
-                grace = timeouts.AIRFLOW_STOP_GRACE if group == airflow.COMPONENTS else timeouts.STOP_GRACE
+                grace = timeouts.AIRFLOW_STOP_GRACE if group == airflow_group else timeouts.STOP_GRACE
                 for (name, record), was_running in zip(records.items(), stop_all(records.values(), timeout=grace)):
                     if was_running:
                         log.info("stopped %s (pid %d)", name, record.pid)
@@ -331,6 +411,7 @@ class Stack:
                 log.info("stopped postgres")
                 stopped.append("postgres")
             state["processes"].pop("postgres", None)
+            state.pop("executor", None)  # the next up starts LocalExecutor unless told otherwise
         return {"stopped": stopped}
 
     def status(self) -> dict[str, Any]:
@@ -349,8 +430,23 @@ class Stack:
                 "log": str(self.logs / f"airflow-{name}.log"),
             }
         any_airflow = any(c["running"] for c in components.values())
+        executor = state.get("executor") or {"name": "local", "workers": 0}
+        celery_status = {}
+        if self._workers(state):
+            redis_record = self._record(state, "redis")
+            celery_status = {
+                "redis": {"running": bool(redis_record and is_alive(redis_record)),
+                          "pid": redis_record.pid if redis_record else None, "port": self._port(state, "redis"),
+                          "log": str(self.logs / "redis.log")},
+                "workers": {name: {"running": bool((r := self._record(state, name)) and is_alive(r)),
+                                   "pid": r.pid if r else None, "dir": str(self.worker_dir(name)),
+                                   "log": str(self.logs / f"celery-{name}.log")}
+                            for name in self._workers(state)},
+            }
         return {
             "state_dir": str(self.state_dir),
+            "executor": executor["name"],
+            **celery_status,
             "postgres": {"running": pg.is_running(), "pid": pg.pid, "port": pg.port,
                          "uri": pg.uri(WAREHOUSE_DB), "log": str(pg.log_file)},
             "s3": {"running": bool(s3_record and is_alive(s3_record)), "pid": s3_record.pid if s3_record else None,
