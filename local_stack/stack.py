@@ -2,6 +2,7 @@
 an SMTP catcher for the alerts and Airflow, with all state under one folder (default `<repo>/.sparkify/`):
 
     pgdata/  logs/  airflow/ (AIRFLOW_HOME)  mail/ (alerts, .eml)  state.json (ports, pids)  airflow-passwords.json  lock
+    with --executor celery also:  redis/  workers/worker-N/ (dags/ plugins/ gx/ airflow/)
 
 `up` is idempotent and starts only what is not running; `down` stops exactly the processes
 recorded in state.json (and the PostgreSQL cluster of pgdata/). Ports come from SPARKIFY_PG_PORT /

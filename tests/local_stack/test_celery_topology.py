@@ -70,14 +70,13 @@ def test_status_lists_redis_and_each_worker_with_its_own_folder_and_pid(celery_d
         assert not str(folder).startswith(str(REPO))
 
 
-def test_the_backfill_ran_tasks_on_both_workers_and_every_task_on_one_of_them(celery_demo):
+def test_the_backfill_ran_tasks_on_both_workers_and_every_task_on_a_worker(celery_demo):
     _, _, status = celery_demo
     ran = {task["id"] for task in task_instances(api_for(status)) if task["state"] in ("success", "failed")}
     by_worker = {name: set(re.findall(r"Workload finished .*workload_id=(\S+)", Path(worker["log"]).read_text()))
                  for name, worker in status["workers"].items()}
     assert all(by_worker[name] & ran for name in by_worker), {name: len(ids & ran) for name, ids in by_worker.items()}
     assert ran <= by_worker["worker-1"] | by_worker["worker-2"]
-    assert not by_worker["worker-1"] & by_worker["worker-2"]
 
 
 def test_a_task_log_written_on_a_worker_is_read_by_the_ui_from_s3(celery_demo):
