@@ -29,6 +29,7 @@ from typing import Any
 from helpers.audit_area import area_name
 from helpers.run_note import RUN_NOTE, run_note
 from local_stack import timeouts
+from local_stack.celery import EXECUTORS
 from local_stack.mail import Mailbox
 from local_stack.process import StackError
 from quality_gate.gx_context import STORES_ENV
@@ -549,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_executor_options(command: argparse.ArgumentParser) -> None:
     topology = command.add_argument_group(
         "executor (kept until ./sparkify down; README: Scaling out)")
-    topology.add_argument("--executor", choices=("local", "celery"),
+    topology.add_argument("--executor", choices=EXECUTORS,
                           help="local: LocalExecutor (the default); celery: CeleryExecutor with Redis as the broker "
                           "and Celery workers, each from its own copy of dags/, plugins/ and gx/ in .sparkify/workers/")
     topology.add_argument("--workers", type=int, metavar="N", help="Celery workers, with --executor celery (default 2)")

@@ -152,11 +152,10 @@ class Stack:
         warehouse = f"postgresql://postgres@127.0.0.1:{pg_port}/{WAREHOUSE_DB}"
         path = [str(airflow.BIN)] + [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != str(airflow.BIN)]
         settings = self._airflow_settings(state)
-        executor = state.get("executor") or {}
         return {
             **airflow.airflow_env(settings),
             **(celery.celery_env(self._port(state, "redis"), settings.metadata_uri, BUCKET)
-               if executor.get("name") == "celery" else {}),
+               if self._executor(state)["name"] == "celery" else {}),
             **airflow.connection_env(warehouse, f"http://127.0.0.1:{s3_port}", BUCKET, REGION),
             **airflow.alert_env("127.0.0.1", self._port(state, "smtp"), ALERT_RECIPIENTS),
             **airflow.api_env(settings.passwords_file),
@@ -303,16 +302,20 @@ class Stack:
 
         start_on_free_port("the Airflow api-server", ports, start_on, fixed=env_var is not None, named_by=env_var)
 
+    @staticmethod
+    def _executor(state: Mapping[str, Any]) -> dict[str, Any]:
+        """The executor recorded ({"name": "local" | "celery", "workers": N}); LocalExecutor when none is."""
+        return state.get("executor") or {"name": "local", "workers": 0}
+
     def _workers(self, state: Mapping[str, Any]) -> list[str]:
-        executor = state.get("executor") or {}
-        return celery.worker_names(executor.get("workers", 0)) if executor.get("name") == "celery" else []
+        return celery.worker_names(self._executor(state)["workers"])
 
     def worker_dir(self, name: str) -> Path:
         return self.state_dir / "workers" / name
 
     def _set_executor(self, state: dict[str, Any], executor: str | None, workers: int | None) -> None:
         """Record the executor asked for (default: the one recorded, else local); a running Airflow keeps its own."""
-        recorded = state.get("executor") or {"name": "local", "workers": 0}
+        recorded = self._executor(state)
         name = executor or recorded["name"]
         if name not in celery.EXECUTORS:
             raise StackError(f"executor {name!r}: expected one of {', '.join(celery.EXECUTORS)}")
@@ -431,7 +434,6 @@ class Stack:
                 "log": str(self.logs / f"airflow-{name}.log"),
             }
         any_airflow = any(c["running"] for c in components.values())
-        executor = state.get("executor") or {"name": "local", "workers": 0}
         celery_status = {}
         if self._workers(state):
             redis_record = self._record(state, "redis")
@@ -446,7 +448,7 @@ class Stack:
             }
         return {
             "state_dir": str(self.state_dir),
-            "executor": executor["name"],
+            "executor": self._executor(state)["name"],
             **celery_status,
             "postgres": {"running": pg.is_running(), "pid": pg.pid, "port": pg.port,
                          "uri": pg.uri(WAREHOUSE_DB), "log": str(pg.log_file)},
