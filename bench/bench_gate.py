@@ -71,7 +71,7 @@ def plain_sql(expectation: dict, batch: str) -> str:
         return f"SELECT COUNT(DISTINCT {column}) {rows}"
     if kind == "expect_column_mean_to_be_between":
         return f"SELECT AVG({column}) {rows}"
-    if kind == "unexpected_rows_expectation":
+    if kind in ("unexpected_rows_expectation", "expect_query_to_return_no_rows"):
         query = kwargs["unexpected_rows_query"]
         substituted = query.format(batch=batch if _JOIN.search(query) or not batch.startswith("(") else f"{batch} AS subselect")
         return f"SELECT COUNT(*) FROM ({substituted}) AS unexpected"

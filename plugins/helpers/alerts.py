@@ -259,8 +259,10 @@ def _observed(expectation: Mapping[str, Any]) -> str:
         observed = f"{result['unexpected_count']} of {result.get('element_count', '?')} rows unexpected"
         sample = ", ".join(repr(value) for value in (result.get("partial_unexpected_list") or [])[:5])
         return f"{observed} (e.g. {sample})" if sample else observed
-    if expectation.get("expectation_type") == "unexpected_rows_expectation":
-        return f"{result.get('observed_value')} unexpected row(s)"
+    from quality_gate import gx_context
+
+    if expectation.get("expectation_type") in gx_context.UNEXPECTED_ROWS_TYPES:
+        return gx_context.unexpected_rows_observed(result)
     return f"observed {result.get('observed_value')!r}"
 
 

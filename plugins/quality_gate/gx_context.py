@@ -51,6 +51,12 @@ WAREHOUSE_DRIVERS = {"postgres": "postgresql+psycopg", "redshift": "redshift+psy
 RESULT_FORMAT = {"result_format": "SUMMARY"}
 SAMPLE_VALUES = 5
 """Unexpected values quoted per failed expectation in failure reports."""
+SAMPLE_ROWS_QUOTED = 2
+"""Unexpected rows quoted per failed unexpected-rows expectation in failure reports (Data Docs show more)."""
+QUOTED_VALUE_WIDTH = 40
+"""Characters of a row's value quoted in failure reports (longer ones are cut, marked …)."""
+UNEXPECTED_ROWS_TYPES = ("unexpected_rows_expectation", "expect_query_to_return_no_rows")
+"""GX's unexpected-rows expectation and ours (quality_gate.expectations), which keeps the first rows."""
 
 
 def quiet_gx(level: int = logging.WARNING) -> None:
@@ -91,6 +97,7 @@ def file_context(gx_dir: Path = GX_DIR) -> FileDataContext:
     from great_expectations.data_context import FileDataContext
 
     _share_compiled_templates()
+    define_expectations()
     shared = os.environ.get(STORES_ENV)
     if not shared:
         return gx.get_context(mode="file", context_root_dir=gx_dir)
@@ -158,8 +165,15 @@ def _share_compiled_templates() -> None:
     DefaultJinjaView._sparkify_bytecode_cache = cache
 
 
+def define_expectations() -> None:
+    """Define the project's own expectations (quality_gate.expectations): GX finds a suite's
+    expectation types among the classes defined when it loads the suite."""
+    import quality_gate.expectations  # noqa: F401 (GX registers each class as it is defined)
+
+
 def table_checkpoint(table: str, context: FileDataContext) -> Checkpoint:
     """The checkpoint validating ``table`` (for GXValidateCheckpointOperator's configure_checkpoint)."""
+    define_expectations()
     return context.checkpoints.get(table)
 
 
@@ -179,6 +193,7 @@ def build(gx_dir: Path = GX_DIR, warehouse: str | None = None) -> FileDataContex
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.exceptions import DataContextError
 
+    define_expectations()
     context = gx.get_context(mode="file", context_root_dir=gx_dir)
     if context.variables.progress_bars != ProgressBarsConfig(globally=False, metric_calculations=False) or (
         context.variables.analytics_enabled is not False
@@ -441,8 +456,8 @@ def failed_expectations(result: CheckpointResult) -> list[FailedExpectation]:
             error = _raised(item.exception_info or {})
             if error is not None:
                 observed = f"could not be evaluated: {error}"
-            elif config.type == "unexpected_rows_expectation":
-                observed = f"{item.result.get('observed_value')} unexpected row(s)"
+            elif config.type in UNEXPECTED_ROWS_TYPES:
+                observed = unexpected_rows_observed(item.result)
             else:
                 observed = _observed(item.result, config.kwargs)
             failures.append(
@@ -457,6 +472,18 @@ def failed_expectations(result: CheckpointResult) -> list[FailedExpectation]:
                 )
             )
     return failures
+
+
+def unexpected_rows_observed(result: dict[str, Any]) -> str:
+    """What an unexpected-rows expectation's ``result`` observed: the count and its first rows, when kept."""
+    rows = (result.get("details") or {}).get("sample_rows") or []
+
+    def quoted(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= QUOTED_VALUE_WIDTH else text[:QUOTED_VALUE_WIDTH - 1] + "…"
+
+    sample = "; ".join(", ".join(f"{name}={quoted(value)}" for name, value in row.items()) for row in rows[:SAMPLE_ROWS_QUOTED])
+    return f"{result.get('observed_value')} unexpected row(s)" + (f" (e.g. {sample})" if sample else "")
 
 
 def _raised(exception_info: dict[str, Any]) -> str | None:

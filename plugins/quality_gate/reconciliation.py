@@ -1,7 +1,8 @@
 """Layer reconciliation: every loaded table against what its load computes from the staged rows.
 
 A table's load (``helpers.sql_queries``, named in the table spec) says how its rows follow from the
-staging tables, so its suite gets, generated from it, GX ``UnexpectedRowsExpectation``s (critical):
+staging tables, so its suite gets, generated from it, ``ExpectQueryToReturnNoRows`` expectations
+(critical; quality_gate.expectations: GX's UnexpectedRowsExpectation with its first rows kept):
 
 - a day-partitioned load (``songplays``, ``time``): the batch's rows that the load does not compute
   from the rows staged for the batch's days, and the rows it computes that the batch lacks; every
@@ -50,7 +51,7 @@ class Reconciliation:
     def expectation(self) -> dict:
         """The suite entry (the JSON of gx/expectations/<suite>.json)."""
         return {
-            "type": "unexpected_rows_expectation",
+            "type": "expect_query_to_return_no_rows",
             "kwargs": {"unexpected_rows_query": self.query},
             "description": self.description,
             "meta": dict(MARK),

@@ -196,56 +196,56 @@ FAULTS = [
           "songs", "expect_column_values_to_be_between", "duration"),
     Fault("referential integrity",
           "DELETE FROM users WHERE user_id = (SELECT MIN(user_id) FROM songplays WHERE start_time >= '2018-11-21')",
-          "songplays", "unexpected_rows_expectation", "user is in users", also=("users",)),
+          "songplays", "expect_query_to_return_no_rows", "user is in users", also=("users",)),
     Fault("referential integrity", f"UPDATE songplays SET song_id = 'SONOTINTHECATALOG' WHERE songplay_id = ({ONE_MATCHED_PLAY})",
-          "songplays", "unexpected_rows_expectation", "song_id, when set, is in songs"),
+          "songplays", "expect_query_to_return_no_rows", "song_id, when set, is in songs"),
     Fault("day volume",  # one more NextSong event staged for the day than songplays loaded
           "INSERT INTO staging_events SELECT artist, auth, firstname, gender, iteminsession + 1000, lastname, length, "
           "level, location, method, page, registration, sessionid, song, status, ts, useragent, userid "
           "FROM staging_events WHERE page = 'NextSong' AND ts = (SELECT MIN(ts) FROM staging_events "
           "WHERE page = 'NextSong' AND ts >= '2018-11-21')",
-          "songplays", "unexpected_rows_expectation", "NextSong events",
+          "songplays", "expect_query_to_return_no_rows", "NextSong events",
           also=("staging_events",)),  # which no longer holds what its load staged
     Fault("column set", "ALTER TABLE artists ADD COLUMN genre VARCHAR(64)",
           "artists", "expect_table_columns_to_match_set", "genre"),
     Fault("time parts", "UPDATE \"time\" SET weekday = (weekday + 1) % 7 WHERE start_time = "
           "(SELECT MIN(start_time) FROM \"time\" WHERE start_time >= '2018-11-21')",
-          "time", "unexpected_rows_expectation", "are those of start_time"),
+          "time", "expect_query_to_return_no_rows", "are those of start_time"),
     # Staging against the counts its load recorded (helpers.rejects.LOAD_METRICS).
     Fault("staged rows lost", "DELETE FROM staging_events WHERE ts = (SELECT MIN(ts) FROM staging_events "
           "WHERE ts >= '2018-11-21' AND page = 'Home')",
-          "staging_events", "unexpected_rows_expectation", "holds the records it staged", in_audit_batch=False),
+          "staging_events", "expect_query_to_return_no_rows", "holds the records it staged", in_audit_batch=False),
     Fault("rejects past the limit", "UPDATE quality_metrics SET value = value + 50 WHERE table_name = 'staging_events' "
           "AND day = '2018-11-21' AND metric IN ('load:read', 'load:rejected')",
-          "staging_events", "unexpected_rows_expectation", "within the limit it ran with", in_audit_batch=False),
+          "staging_events", "expect_query_to_return_no_rows", "within the limit it ran with", in_audit_batch=False),
     # Discrepancies between layers: every value stays plausible, but no longer follows from the staged rows.
     Fault("fact vs its event", f"UPDATE songplays SET session_id = session_id + 1 WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})",
-          "songplays", "unexpected_rows_expectation", COMPUTED),
+          "songplays", "expect_query_to_return_no_rows", COMPUTED),
     Fault("fact vs its event", "UPDATE songplays SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
-          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED),
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "expect_query_to_return_no_rows", COMPUTED),
     Fault("fact vs its event", "UPDATE songplays SET user_id = (SELECT MAX(user_id) FROM users) "
-          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED),
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "expect_query_to_return_no_rows", COMPUTED),
     Fault("fact vs its event", "UPDATE songplays SET start_time = start_time + INTERVAL '1 second' "
-          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "unexpected_rows_expectation", COMPUTED,
+          f"WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})", "songplays", "expect_query_to_return_no_rows", COMPUTED,
           also=("time",)),
     Fault("required text", f"UPDATE songplays SET location = '' WHERE songplay_id = ({ONE_PLAY_OF_THE_DAY})",
           "songplays", "expect_column_values_to_not_match_regex", "location"),
     Fault("required text", f"UPDATE staging_events SET firstname = ' ' WHERE ts = ({ONE_EVENT_OF_THE_DAY})",
           "staging_events", "expect_column_values_to_not_match_regex", "firstname"),
     Fault("lost match", f"UPDATE songplays SET song_id = NULL, artist_id = NULL WHERE songplay_id = ({ONE_MATCHED_PLAY})",
-          "songplays", "unexpected_rows_expectation", COMPUTED),
+          "songplays", "expect_query_to_return_no_rows", COMPUTED),
     Fault("wrong artist", "UPDATE songplays SET artist_id = (SELECT MIN(artist_id) FROM artists) "
-          f"WHERE songplay_id = ({ONE_MATCHED_PLAY})", "songplays", "unexpected_rows_expectation", "its song's artist"),
+          f"WHERE songplay_id = ({ONE_MATCHED_PLAY})", "songplays", "expect_query_to_return_no_rows", "its song's artist"),
     Fault("dimension missing a staged key",
           "DELETE FROM artists WHERE artist_id = (SELECT MIN(artist_id) FROM artists WHERE artist_id NOT IN "
           "(SELECT artist_id FROM songplays WHERE artist_id IS NOT NULL))",
-          "artists", "unexpected_rows_expectation", "the staged rows give", also=("songs",)),
+          "artists", "expect_query_to_return_no_rows", "the staged rows give", also=("songs",)),
     Fault("dimension stale against the latest event",
           "UPDATE users SET level = CASE level WHEN 'free' THEN 'paid' ELSE 'free' END "
-          "WHERE user_id = (SELECT MIN(user_id) FROM users)", "users", "unexpected_rows_expectation", "the staged rows give"),
+          "WHERE user_id = (SELECT MIN(user_id) FROM users)", "users", "expect_query_to_return_no_rows", "the staged rows give"),
     Fault("dimension stale against the latest event",
           "UPDATE users SET last_seen_at = last_seen_at - INTERVAL '1 hour' WHERE user_id = (SELECT MIN(user_id) FROM users)",
-          "users", "unexpected_rows_expectation", "the staged rows give"),
+          "users", "expect_query_to_return_no_rows", "the staged rows give"),
 ]
 
 
@@ -292,7 +292,7 @@ def test_a_fault_in_a_runs_audit_batch_fails_its_gate_and_the_published_day_stil
 def test_an_empty_table_fails_its_row_count(validate, loaded_warehouse):
     execute(loaded_warehouse, "DELETE FROM staging_songs")
     failures = validate(["staging_songs"])["staging_songs"]
-    assert [f.type for f in failures] == ["expect_table_row_count_to_be_between", "unexpected_rows_expectation"]
+    assert [f.type for f in failures] == ["expect_table_row_count_to_be_between", "expect_query_to_return_no_rows"]
     assert failures[0].observed == "observed 0, expected 1 to any"
     assert "holds the records it staged" in failures[1].description  # its last load staged them
 
@@ -324,13 +324,47 @@ def test_failure_report_names_table_expectations_observed_values_and_data_docs_p
     report = gx_context.failure_report("users", context, result)
     lines = report.splitlines()
     assert lines[0].startswith("Table users: suite 'users' failed 2 of ") and lines[0].endswith("on batch warehouse-users:")
-    in_set, reconciled = sorted(lines[1:3], key=lambda line: "unexpected_rows_expectation" in line)
+    in_set, reconciled = sorted(lines[1:3], key=lambda line: "expect_query_to_return_no_rows" in line)
     assert in_set.startswith("  - [") and "expect_column_values_to_be_in_set (column gender): 2 of " in in_set
     assert in_set.endswith("rows unexpected (e.g. 'X', 'X')")
-    assert "unexpected_rows_expectation (Every users key the staged rows give" in reconciled  # with the staged rows
-    assert reconciled.endswith(": 2 unexpected row(s)")
+    assert "expect_query_to_return_no_rows (Every users key the staged rows give" in reconciled  # with the staged rows
+    assert re.search(r": 2 unexpected row\(s\) \(e\.g\. user_id=\d+, .*gender='[MF]'.*; user_id=\d+, ", reconciled), reconciled
     page = Path(lines[3].removeprefix("Data Docs: "))
     assert page.is_file() and page.is_relative_to(gx_dir / "uncommitted/data_docs/local_site/validations/users")
+
+
+def test_an_unexpected_rows_check_runs_its_query_once_and_data_docs_show_its_first_rows(loaded_warehouse, gx_dir, monkeypatch):
+    import sqlalchemy
+
+    from quality_gate.expectations import SAMPLE_ROWS
+
+    changed = SAMPLE_ROWS + 5
+    execute(loaded_warehouse, "UPDATE users SET first_name = first_name || 'x' "
+            f"WHERE user_id IN (SELECT user_id FROM users ORDER BY user_id LIMIT {changed})")
+    monkeypatch.setenv(gx_context.URL_ENV, loaded_warehouse)
+    context = gx_context.file_context(gx_dir)
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", listener)
+    try:
+        result = gx_context.run_checkpoint(context, "users")
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", listener)
+
+    (failed,) = [item for suite in result.run_results.values() for item in suite.results if not item.success]
+    assert failed.expectation_config.type == "expect_query_to_return_no_rows"
+    assert failed.result["observed_value"] == changed
+    rows = failed.result["details"]["sample_rows"]
+    assert len(rows) == SAMPLE_ROWS and all(row["first_name"] and not row["first_name"].endswith("x") for row in rows)
+    checks = [item for suite in result.run_results.values() for item in suite.results
+              if item.expectation_config.type == "expect_query_to_return_no_rows"]
+    assert sum("COUNT(*) OVER ()" in statement for statement in statements) == len(checks) > 1  # one query each
+    assert not any("unexpected_row_count" in statement for statement in statements)  # not GX's second, COUNT query
+
+    (page,) = gx_context.docs_pages(context, result)
+    html = gx_context.docs_site(context).read(page).decode()
+    assert f"Unexpected rows (the first {SAMPLE_ROWS} of {changed})" in html
+    assert all(f">{row['first_name']}<" in html for row in rows)
 
 
 # --- the context itself ------------------------------------------------------------------------------
