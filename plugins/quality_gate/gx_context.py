@@ -559,11 +559,13 @@ class DocsSite:
             return candidate.read_bytes() if candidate.is_relative_to(root) and candidate.is_file() else None
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        hook = S3Hook(aws_conn_id=self.aws_conn_id)
+        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         bucket, _, prefix = unquote(self.root).removeprefix("s3://").partition("/")
         for key in ([f"{prefix}{'/'.join(parts)}"] if parts else []) + [f"{prefix}{''.join(f'{part}/' for part in parts)}index.html"]:
-            if hook.check_for_key(key, bucket_name=bucket):
-                return hook.get_key(key, bucket_name=bucket).get()["Body"].read()
+            try:  # one GET a page (S3Hook.get_key would HEAD it first, and check_for_key again)
+                return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            except client.exceptions.NoSuchKey:
+                continue
         return None
 
 

@@ -104,5 +104,5 @@ def test_the_data_docs_site_in_s3_reads_its_pages_and_nothing_outside_it(airflow
     assert site.root == f"s3://{s3_bucket}/gx/data_docs/" and page.startswith("validations/plays/worker 1/")
     assert b"plays" in site.read(page) and site.location(page) == f"s3://{s3_bucket}/gx/data_docs/{page}"
     assert site.read("") == site.read("index.html") and b"<html" in site.read("")
-    for outside in ("../secret.txt", "validations/../../secret.txt", "nope.html"):
+    for outside in ("../secret.txt", "validations/../../secret.txt", "nope.html", "validations"):
         assert site.read(outside) is None, outside
