@@ -31,6 +31,7 @@ sys.path[:0] = [str(REPO), str(REPO / "plugins"), str(REPO / "bench")]
 
 from day_run import gx_context_for  # noqa: E402
 from measures import Measure  # noqa: E402
+from quality_gate.gx_context import UNEXPECTED_ROWS_TYPES  # noqa: E402
 
 TARGET = 2.0
 
@@ -71,7 +72,7 @@ def plain_sql(expectation: dict, batch: str) -> str:
         return f"SELECT COUNT(DISTINCT {column}) {rows}"
     if kind == "expect_column_mean_to_be_between":
         return f"SELECT AVG({column}) {rows}"
-    if kind in ("unexpected_rows_expectation", "expect_query_to_return_no_rows"):
+    if kind in UNEXPECTED_ROWS_TYPES:
         query = kwargs["unexpected_rows_query"]
         substituted = query.format(batch=batch if _JOIN.search(query) or not batch.startswith("(") else f"{batch} AS subselect")
         return f"SELECT COUNT(*) FROM ({substituted}) AS unexpected"
