@@ -204,7 +204,8 @@ def _audit(context: FileDataContext, specs: list[TableSpec], args: argparse.Name
     span = f"{args.start or 'the first day'} to {args.end or 'the last day'}"
     print(f"Auditing {', '.join(spec.name for spec in specs)}: every table in full, every day from {span}"
           + (f", and the days with a file in {args.source}" if args.source else ""))
-    audit = warehouse_audit.run(context, specs, start=args.start, end=args.end, source_days=_source_days(args.source))
+    audit = warehouse_audit.run(context, specs, start=args.start, end=args.end, source_days=_source_days(args.source),
+                                progress=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
     print("\n".join(audit.lines()))
     print(f"Data Docs: {gx_context.docs_index(context)}")
     return 1 if audit.failed else 0

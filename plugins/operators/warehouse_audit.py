@@ -72,7 +72,8 @@ class WarehouseAuditOperator(BaseOperator):
         kind = gx_context.warehouse_kind(gx)
         gx_context.set_warehouse_url(gx_context.warehouse_url(url, kind))
         gx_context.on_connect(gx, query_limits(Dialect(kind), self.execution_timeout))
-        audit = warehouse_audit.run(gx, self.tables, span_specs=self.span_tables, source_days=self._source_days())
+        audit = warehouse_audit.run(gx, self.tables, span_specs=self.span_tables, source_days=self._source_days(),
+                                    progress=self.log.info)
         report = "\n".join(audit.lines())
         if audit.failed:
             raise AirflowFailException(f"Warehouse audit of {', '.join(spec.name for spec in self.tables)}:\n{report}")

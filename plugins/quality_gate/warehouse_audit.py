@@ -18,7 +18,7 @@ With ``start``/``end`` only those days are validated, one by one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -78,11 +78,12 @@ class Audit:
 
 
 def run(context: FileDataContext, specs: Sequence[TableSpec], *, start: date | None = None, end: date | None = None,
-        source_days: Iterable[date] = (), span_specs: Sequence[TableSpec] = ()) -> Audit:
+        source_days: Iterable[date] = (), span_specs: Sequence[TableSpec] = (),
+        progress: Callable[[str], None] = lambda line: None) -> Audit:
     """Audit ``specs`` through ``context`` (its warehouse set), over [start, end] when given (days, inclusive).
 
     The days of ``span_specs`` (default: ``specs``) and ``source_days`` span the days a day-partitioned
-    table must have.
+    table must have. ``progress`` is told each validation before it starts (a table, its days, a day).
     """
     audit = Audit()
     connection = gx_context.warehouse_connection(context)
@@ -93,8 +94,10 @@ def run(context: FileDataContext, specs: Sequence[TableSpec], *, start: date | N
         audit.empty = days_published_empty(cursor, start, end)
         for spec in specs:
             if spec.slice_column:
-                _audit_days(context, cursor, spec, present[spec.name], audit, whole=start is None and end is None)
+                _audit_days(context, cursor, spec, present[spec.name], audit, whole=start is None and end is None,
+                            progress=progress)
             else:
+                progress(f"Validating {spec.name} (whole table)")
                 _record(audit, spec, None, gx_context.run_checkpoint(context, spec.name), context)
                 audit.covered.append(f"{spec.name} (whole table)")
     finally:
@@ -106,22 +109,27 @@ def run(context: FileDataContext, specs: Sequence[TableSpec], *, start: date | N
 
 
 def _audit_days(context: FileDataContext, cursor: Any, spec: TableSpec, days: list[date], audit: Audit,
-                whole: bool) -> None:
+                whole: bool, progress: Callable[[str], None]) -> None:
     audit.covered.append(f"{spec.name} {len(days)} day(s)" + (f" {_days([days[0], days[-1]], span=True)}" if days else ""))
     if not days:
         return
     if whole:
+        progress(f"Validating {spec.name}: its {len(days)} day(s) at once")
         result = gx_context.table_checkpoint(gx_context.all_days(spec.name), context).run(
             expectation_parameters=_open_bounds(cursor, spec))
         if not gx_context.has_critical_failure(result):
             _record(audit, spec, None, result, context, label=f"all {len(days)} days")
             days = []  # nothing to name day by day
-    for day in days:
+        else:
+            progress(f"{spec.name} failed: validating its {len(days)} day(s) one by one to name each failing day")
+    for number, day in enumerate(days, 1):
+        progress(f"Validating {spec.name} {day.isoformat()} ({number} of {len(days)})")
         try:
             _record(audit, spec, day, gx_context.run_checkpoint(context, spec.name, day), context)
         except gx_context.EmptyDay as empty:
             audit.findings.append(Finding(spec.name, day, str(empty)))
     if spec.history and whole:
+        progress(f"Judging {spec.name}'s days against their history")
         audit.findings += history_warnings(cursor, spec)
 
 

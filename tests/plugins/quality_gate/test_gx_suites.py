@@ -119,9 +119,12 @@ def test_cli_validate_passes_on_the_real_sample_and_points_at_data_docs(validate
 
 def test_the_audit_covers_every_table_in_full_and_every_day(validate, gx_dir, capsys):
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert out.count("PASS ") == len(ALL_TABLES)
     assert "PASS  songplays (all 2 days): " in out and "PASS  users (whole table): " in out
+    progress = [line for line in err.splitlines() if line.startswith("... ")]  # on stderr, before each validation
+    assert "... Validating songplays: its 2 day(s) at once" in progress and "... Validating users (whole table)" in progress
+    assert len([line for line in progress if line.startswith("... Validating ")]) == len(ALL_TABLES)
     assert ("Covered: staging_events 2 day(s) 2018-11-20..2018-11-21; staging_songs (whole table); songplays 2 day(s) "
             "2018-11-20..2018-11-21; users (whole table)") in out
     assert "Every table passed the audit." in out
@@ -131,7 +134,9 @@ def test_the_audit_names_each_failing_day_outside_the_latest_too(loaded_warehous
     execute(loaded_warehouse, "UPDATE songplays SET session_id = session_id + 1 WHERE start_time < '2018-11-21' "
             "AND songplay_id = (SELECT MIN(songplay_id) FROM songplays WHERE start_time < '2018-11-21')")
     assert gx_cli.main(["--gx-dir", str(gx_dir), "validate", "songplays"]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "... songplays failed: validating its 2 day(s) one by one to name each failing day" in err
+    assert "... Validating songplays 2018-11-21 (2 of 2)" in err
     assert "FAIL  songplays 2018-11-20: [" in out and "is what its load computes" in out
     assert "PASS  songplays 2018-11-21: " in out
     assert "1 table(s) failed the audit: songplays" in out
