@@ -190,10 +190,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"FAIL  {gx_context.failure_report(table, context, result)}")
         else:
             print(f"WARN  {gx_context.failure_report(table, context, result)}")
+    index = gx_context.build_docs_index(context)
     if failed:
-        print(f"{len(failed)} of {len(specs)} suite(s) failed: {', '.join(failed)}")
+        print(f"{len(failed)} of {len(specs)} suite(s) failed: {', '.join(failed)}. Data Docs: {index}")
         return 1
-    print(f"All {len(specs)} suite(s) passed. Data Docs: {gx_context.docs_index(context)}")
+    print(f"All {len(specs)} suite(s) passed. Data Docs: {index}")
     return 0
 
 
@@ -207,7 +208,7 @@ def _audit(context: FileDataContext, specs: list[TableSpec], args: argparse.Name
     audit = warehouse_audit.run(context, specs, start=args.start, end=args.end, source_days=_source_days(args.source),
                                 progress=lambda line: print(f"... {line}", file=sys.stderr, flush=True))
     print("\n".join(audit.lines()))
-    print(f"Data Docs: {gx_context.docs_index(context)}")
+    print(f"Data Docs: {gx_context.build_docs_index(context)}")
     return 1 if audit.failed else 0
 
 

@@ -60,6 +60,8 @@ async def data_docs_page(path: str, request: Request) -> Response:
     if not path:
         rows, statuses = await asyncio.gather(asyncio.to_thread(_latest_validations), asyncio.to_thread(_daily_statuses))
         return HTMLResponse(summary_page(rows, statuses, await asyncio.to_thread(metric_series)))
+    if path == "index.html":  # validations render only their own pages (quality_gate.docs_builder)
+        await asyncio.to_thread(_build_index)
     content = await asyncio.to_thread(site.read, path)
     if content is None:
         return HTMLResponse(
@@ -228,6 +230,12 @@ def docs_site() -> DocsSite:
     if site.read("index.html") is None:
         _context().build_data_docs(site_names=[gx_context.DOCS_SITE])
     return site
+
+
+def _build_index() -> None:
+    from quality_gate import gx_context
+
+    gx_context.build_docs_index(_context())
 
 
 def _latest_validations() -> list[LatestValidation]:

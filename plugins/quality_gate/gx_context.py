@@ -591,6 +591,17 @@ def docs_index(context: FileDataContext) -> str:
     return docs_site(context).location()
 
 
+def build_docs_index(context: FileDataContext) -> str:
+    """Build the site's index page from the stores as they are now (a validation's update renders only its
+    own pages: quality_gate.docs_builder); where it is."""
+    from quality_gate.docs_builder import PagesSiteBuilder, site_builder
+
+    builder = site_builder(context, DOCS_SITE)
+    if isinstance(builder, PagesSiteBuilder):  # GX's own SiteBuilder rebuilds the index with every update
+        builder.build_index()
+    return docs_index(context)
+
+
 @dataclass(frozen=True)
 class LatestValidation:
     """A table's most recent validation in the context's results store (all None: never validated)."""

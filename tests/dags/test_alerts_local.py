@@ -109,15 +109,18 @@ def test_a_failed_quality_gate_sends_one_email_and_one_webhook_post(base_env, ai
                      events["log_url"], page_url, "Not run because of the failure: publish", document["quarantine"]):
         assert expected in text
 
-    # Data Docs: the linked page shows the failed validation; the index lists it as failed, and each table's
-    # validation of this run (other runs may validate at the same time: the site is the session's, in S3).
+    # Data Docs: the linked page shows the failed validation; the index, built when read as the UI builds
+    # it, lists it as failed, and each table's validation of this run (other runs may validate at the same
+    # time: the site is the session's, in S3).
     for name in (gx_context.STORES_ENV, "AIRFLOW_CONN_AWS_CREDENTIALS"):
         monkeypatch.setenv(name, base_env[name])
-    site = gx_context.docs_site(gx_context.file_context())
+    context = gx_context.file_context()
+    site = gx_context.docs_site(context)
     assert site.root == f"{base_env[gx_context.STORES_ENV]}/data_docs/"
     relative = unquote(page_url.split("/data-docs/", 1)[1])
     page = site.read(relative).decode()
     assert "Failed" in page and "POST" in page and "method" in page
+    gx_context.build_docs_index(context)
     index = site.read("index.html").decode()
     assert f"'_table_row_link_path': '{relative}', '_validation_success_text': 'Failed'" in index
     latest: dict[str, str] = {}

@@ -40,7 +40,15 @@ def vendored(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def client(site, monkeypatch) -> TestClient:
+def index_builds(monkeypatch) -> list[int]:
+    """One entry per build of GX's index the plugin asked for."""
+    builds: list[int] = []
+    monkeypatch.setattr(data_docs_plugin, "_build_index", lambda: builds.append(1))
+    return builds
+
+
+@pytest.fixture
+def client(site, index_builds, monkeypatch) -> TestClient:
     async def may_read(request) -> bool:
         return request.headers.get("authorization") == "Bearer ok"
 
@@ -91,10 +99,12 @@ def test_the_home_lists_each_tables_latest_validation_with_its_page(client):
     assert "https://" not in text  # nothing from the internet
 
 
-def test_pages_of_the_site_are_served_and_nothing_outside_it(client):
+def test_pages_of_the_site_are_served_and_nothing_outside_it(client, index_builds):
     page = client.get("/validations/songplays/__none__/20181122T010203.000001Z/warehouse-songplays-year_2018-month_11-day_21.html")
     assert (page.status_code, page.text) == (200, "<p>songplays failed</p>")
+    assert index_builds == []  # a validation's page is served as its task rendered it
     assert client.get("/index.html").text.endswith("<p>GX index</p>")
+    assert index_builds == [1]  # GX's index is built when read (quality_gate.docs_builder)
     for path in ("/../great_expectations.yml", "/%2e%2e/great_expectations.yml", "/validations/nope.html"):
         missing = client.get(path)
         assert missing.status_code == 404 and "secret" not in missing.text

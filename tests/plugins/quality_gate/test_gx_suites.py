@@ -461,12 +461,16 @@ def test_with_shared_stores_set_results_and_data_docs_go_to_s3_and_the_committed
     monkeypatch.setenv(gx_context.STORES_ENV, f"s3://{s3_bucket}/sparkify/gx/")
     committed = (gx_dir / "great_expectations.yml").read_bytes()
 
-    result = gx_context.run_checkpoint(gx_context.file_context(gx_dir), "users")
+    context = gx_context.file_context(gx_dir)
+    result = gx_context.run_checkpoint(context, "users")
 
     keys = [item["Key"] for item in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
     assert any(key.startswith("sparkify/gx/validations/users/") for key in keys)
     assert any(key.startswith("sparkify/gx/data_docs/validations/users/") and key.endswith(".html") for key in keys)
-    assert "sparkify/gx/data_docs/index.html" in keys
+    assert "sparkify/gx/data_docs/index.html" not in keys  # built when read (quality_gate.docs_builder)
+    assert gx_context.build_docs_index(context) == f"s3://{s3_bucket}/sparkify/gx/data_docs/index.html"
+    keys = [item["Key"] for item in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert "sparkify/gx/data_docs/index.html" in keys and any(key.startswith("sparkify/gx/data_docs/static/") for key in keys)
     assert not list(gx_dir.glob("uncommitted/**/*.json"))  # no result on this disk
     assert (gx_dir / "great_expectations.yml").read_bytes() == committed
     (users,) = [row for row in gx_context.latest_validations(gx_context.file_context(gx_dir)) if row.table == "users"]
