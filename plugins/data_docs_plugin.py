@@ -7,7 +7,9 @@ read through S3Hook; else gx/uncommitted/data_docs/local_site/; GX's own index a
 "Data Docs" button of each validation task (``operators.gx_validate.DataDocsLink``) and the links
 in alerts open there. A page is served to a user Airflow's auth manager lets read the task
 instances of ``DOCS_DAG_ID``; a browser that is not logged in is sent to Airflow's login page and
-back. If the site was never built (no validation ran yet), the first request builds it.
+back. If the site was never built (no validation ran yet), the first request builds it; GX's
+index is built each time ``index.html`` is asked for (validations render only their own pages:
+``quality_gate.docs_builder``).
 
 Airflow imports this module in every component, so the Airflow API and GX are imported when a
 page is requested, not here.
