@@ -10,9 +10,10 @@ record its metrics, validate every suite, publish) twice, the faster kept. Then 
 year is filled in: days 1 to 6 loaded the same way, and the seven days copied 51 times, each copy
 7 days further back (SQL, generate_series), into every day-partitioned table and the gate's
 history (quality_metrics), so 364 days precede the 8th with a week's natural variation; and GX's
-validation results store gets a year of results too (each suite's latest result copied back over the
-364 days before it), as a year of daily runs leaves it. The 8th day is run twice again. Printed: each phase's time in both cases and the ratio of the runs
-(target <= 1.2: history must not slow a day down).
+validation results store gets a year of results too (each suite's latest result copied back over
+the 364 days before it), as a year of daily runs leaves it. The 8th day is run twice again.
+Printed: each phase's time in both cases and the ratio of the runs (target <= 1.2: history must
+not slow a day down).
 """
 
 from __future__ import annotations
@@ -72,14 +73,11 @@ def fill_results_year(context) -> int:
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
 
+    from quality_gate.gx_context import latest_result_keys
+
     store = context.validation_results_store
-    latest = {}
-    for key in store.list_keys():
-        suite = key.expectation_suite_identifier.name
-        if suite not in latest or key.run_id.run_time > latest[suite].run_id.run_time:
-            latest[suite] = key
     copies = 0
-    for key in latest.values():
+    for key in latest_result_keys(context).values():
         stored = store.store_backend.get(store.key_to_tuple(key))  # as serialized: no GX round trip per copy
         for days_back in range(1, WEEK * (COPIES + 1)):
             run_id = RunIdentifier(run_name=key.run_id.run_name, run_time=key.run_id.run_time - timedelta(days=days_back))

@@ -618,14 +618,20 @@ class LatestValidation:
     """The validation's run name: the audit area it read, for the DAG's validations."""
 
 
-def latest_validations(context: FileDataContext) -> list[LatestValidation]:
-    """Each validated table's latest validation result, with its Data Docs page (None until built), in spec order."""
-    store = context.validation_results_store
+def latest_result_keys(context: FileDataContext) -> dict[str, Any]:
+    """The key of each suite's most recent result in the context's results store, by suite name."""
     latest: dict[str, Any] = {}
-    for key in store.list_keys():
+    for key in context.validation_results_store.list_keys():
         suite = key.expectation_suite_identifier.name
         if suite not in latest or key.run_id.run_time > latest[suite].run_id.run_time:
             latest[suite] = key
+    return latest
+
+
+def latest_validations(context: FileDataContext) -> list[LatestValidation]:
+    """Each validated table's latest validation result, with its Data Docs page (None until built), in spec order."""
+    store = context.validation_results_store
+    latest = latest_result_keys(context)
     rows, site = [], docs_site(context)
     for spec in validated_tables():
         key = latest.get(spec.suite)
