@@ -557,9 +557,9 @@ class DocsSite:
             if candidate.is_dir():
                 candidate = candidate / "index.html"
             return candidate.read_bytes() if candidate.is_relative_to(root) and candidate.is_file() else None
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from quality_gate.s3_store import shared_hook
 
-        client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        client = shared_hook(self.aws_conn_id).get_conn()
         bucket, _, prefix = unquote(self.root).removeprefix("s3://").partition("/")
         for key in ([f"{prefix}{'/'.join(parts)}"] if parts else []) + [f"{prefix}{''.join(f'{part}/' for part in parts)}index.html"]:
             try:  # one GET a page (S3Hook.get_key would HEAD it first, and check_for_key again)

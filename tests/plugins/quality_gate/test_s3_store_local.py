@@ -46,6 +46,20 @@ def test_a_backend_id_is_kept_in_the_bucket_and_shared(airflow_connections, s3_b
     assert S3StoreBackend(bucket=s3_bucket, prefix="gx/results").store_backend_id == first.store_backend_id
 
 
+def test_backends_share_one_client_per_connection_and_a_changed_connection_gets_its_own(
+        airflow_connections_for, airflow_connections, warehouse, s3_server, s3_bucket, closed_port):
+    results, site = (S3StoreBackend(bucket=s3_bucket, prefix=prefix, suppress_store_backend_id=True)
+                     for prefix in ("gx/validations", "gx/data_docs"))
+    assert results.client is site.client
+
+    elsewhere = f"http://127.0.0.1:{closed_port}"
+    airflow_connections_for(warehouse, elsewhere, s3_bucket)
+    moved = S3StoreBackend(bucket=s3_bucket, prefix="gx/validations", suppress_store_backend_id=True)
+    assert moved.client.meta.endpoint_url == elsewhere and results.client.meta.endpoint_url == s3_server
+    results.set(("songs",), "kept")
+    assert site.client is results.client and results.get(("songs",)) == "kept"
+
+
 def worker_context(bucket: str):
     """An in-memory GX context whose validation results and Data Docs site are in ``bucket``."""
     import great_expectations as gx
