@@ -39,8 +39,10 @@ def shared_hook(aws_conn_id: str) -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk import BaseHook
 
-    version = hashlib.sha256(BaseHook.get_connection(aws_conn_id).get_uri().encode()).hexdigest()
-    return _HOOKS.setdefault((aws_conn_id, version), S3Hook(aws_conn_id=aws_conn_id))
+    key = (aws_conn_id, hashlib.sha256(BaseHook.get_connection(aws_conn_id).get_uri().encode()).hexdigest())
+    if key not in _HOOKS:
+        _HOOKS[key] = S3Hook(aws_conn_id=aws_conn_id)
+    return _HOOKS[key]
 
 
 class S3StoreBackend(TupleStoreBackend):
