@@ -5,6 +5,7 @@ from datetime import datetime
 
 import pytest
 
+from helpers import json_copy
 from helpers.json_copy import (
     Column,
     CopyOptions,
@@ -348,6 +349,17 @@ def test_the_typed_path_loads_exactly_the_rows_and_rejects_of_the_general_path(o
     taken = sum(builder.decode_line(line.strip()) is not None for line in lines if line.strip())
     rows = sum(1 for line, _ in typed if line != "reject")
     assert taken > 1000 and rows - taken > 300 and len(typed) - rows > 300  # each path loaded and rejected
+
+
+def test_the_typed_path_checks_every_value_against_its_pattern_past_what_it_remembers(monkeypatch):
+    monkeypatch.setattr(json_copy, "_PATTERN_MEMO", 2)
+    builder = RowBuilder([Column("userid", "character varying", 64), Column("n", "integer")], None, CopyOptions(),
+                         patterns={"userid": ("(-?[0-9]{1,9})?", "needs a whole number")})
+    lines = [b'{"userid": "%s", "n": 1}' % value.encode() for value in ("17", "", "-3", "17", "-3", "8")]
+    assert [builder.decode_line(line) for line in lines] == [(value, 1) for value in ("17", "", "-3", "17", "-3", "8")]
+    for refused in ("x7", "1234567890", "17 ", "x7"):  # refused again and again: the general path names why
+        assert builder.decode_line(b'{"userid": "%s", "n": 1}' % refused.encode()) is None
+    assert builder.decode_line(b'{"userid": null, "n": 1}') == (None, 1)
 
 
 def test_the_typed_path_is_not_used_where_a_column_reads_no_key_of_its_own():
