@@ -51,6 +51,13 @@ def test_listens_on_loopback_only(postgres_server):
         assert cur.fetchone()[0] == "127.0.0.1"
 
 
+def test_runs_with_the_stand_ins_settings(postgres_server):
+    with psycopg2.connect(postgres_server.uri()) as conn, conn.cursor() as cur:
+        for name, value in postgres.SETTINGS.items():
+            cur.execute(f"SHOW {name}")
+            assert cur.fetchone()[0] == value, name
+
+
 def test_a_taken_port_fails_naming_it(server_tmp_factory, postgres_server):
     base = server_tmp_factory("pg-taken")
     with pytest.raises(StackError, match=f"port {postgres_server.port} on 127.0.0.1 is already in use"):
